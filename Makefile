@@ -1,0 +1,52 @@
+# Flawmap: `make demo` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install system-deps demo test serve worker migrate schema bench clean
+
+install: $(INSTALLED) system-deps
+
+# torch goes in first and pinned: an unpinned torch (even as a dependency) pulls CUDA builds.
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip wheel "setuptools<70"
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+system-deps:
+	bash scripts/install_system_deps.sh
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# Embedded defaults: SQLite under var/, blobs under var/media, Celery tasks in-process.
+demo: migrate
+	$(PY) manage.py demo
+
+test: install
+	$(PY) scripts/with_test_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The web app and a Celery worker (needs CELERY_BROKER_URL; without it tasks run in-process).
+serve: migrate
+	@if [ -n "$$CELERY_BROKER_URL" ]; then \
+		$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO & \
+		trap "kill $$!" EXIT; \
+	fi; \
+	$(PY) manage.py runserver $${FLAWMAP_BIND:-127.0.0.1:8000}
+
+worker: install
+	$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO
+
+schema: install
+	$(PY) manage.py spectacular --validate --file var/openapi.yml
+
+bench: install
+	$(PY) scripts/with_test_services.py -- $(PY) bench/ingest.py
+
+clean:
+	rm -rf var/media var/flawmap.sqlite3 var/demo

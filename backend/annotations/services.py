@@ -1,0 +1,128 @@
+"""Writes for annotations: create a labelling pass (mask + regions), replace it keeping history."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.annotations.masks import CanonicalMask
+from backend.annotations.models import Annotation, MaskLabel, RegionLabel
+from backend.core.blobs import atomic_with_blobs, blob_store
+from backend.core.exceptions import ApplicationError
+from backend.images.models import GeneratedImage
+from backend.taxonomy.models import ArtifactClass
+
+LABELLED_STATUSES = (Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED)
+
+
+@dataclass(frozen=True)
+class RegionInput:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    artifact_class: ArtifactClass
+    caption: str = ""
+    link_to_mask: bool = False
+
+
+def _check_region(region: RegionInput, image: GeneratedImage) -> None:
+    if not (0 <= region.x1 < region.x2 <= image.width and 0 <= region.y1 < region.y2 <= image.height):
+        raise ApplicationError(
+            f"box ({region.x1}, {region.y1}, {region.x2}, {region.y2}) is empty or outside the "
+            f"{image.width}x{image.height} image"
+        )
+
+
+def annotation_create(
+    *,
+    image: GeneratedImage,
+    user=None,
+    model_version=None,
+    mask: CanonicalMask | None = None,
+    regions: list[RegionInput] = (),
+    status: str = Annotation.Status.SUBMITTED,
+    lead_time: float | None = None,
+    started_at: datetime | None = None,
+    submitted_at: datetime | None = None,
+    no_artifacts: bool = False,
+    replaces: Annotation | None = None,
+) -> Annotation:
+    """Store one labelling pass. With `replaces`, the old pass is kept as history, not overwritten."""
+    if (user is None) == (model_version is None):
+        raise ApplicationError("an annotation needs exactly one annotator: a user or a model version")
+    if mask is not None and (mask.width, mask.height) != (image.width, image.height):
+        raise ApplicationError(
+            f"mask is {mask.width}x{mask.height} but image {image.pk} is {image.width}x{image.height}"
+        )
+    for region in regions:
+        _check_region(region, image)
+    if lead_time is not None and lead_time < 0:
+        raise ApplicationError("lead_time must be >= 0 seconds")
+    if status != Annotation.Status.DRAFT and submitted_at is None:
+        submitted_at = timezone.now()
+
+    with atomic_with_blobs():
+        if replaces is not None:
+            replaces = Annotation.objects.select_for_update().get(pk=replaces.pk)
+            if replaces.image_id != image.pk:
+                raise ApplicationError("the replaced annotation belongs to another image")
+            if not replaces.is_current:
+                raise ApplicationError(f"annotation {replaces.pk} was already replaced")
+            replaces.is_current = False
+            replaces.save(update_fields=["is_current"])
+        annotation = Annotation.objects.create(
+            image=image, user=user, model_version=model_version, status=status, lead_time=lead_time,
+            started_at=started_at, submitted_at=submitted_at, no_artifacts=no_artifacts, previous=replaces,
+        )
+        mask_label = None
+        if mask is not None:
+            blob = blob_store(data=mask.png, content_type="image/png")
+            mask_label = MaskLabel.objects.create(
+                annotation=annotation, blob=blob, width=mask.width, height=mask.height,
+                artifact_pixels=mask.artifact_pixels, par=mask.par,
+            )
+        RegionLabel.objects.bulk_create(
+            RegionLabel(
+                annotation=annotation, x1=r.x1, y1=r.y1, x2=r.x2, y2=r.y2, artifact_class=r.artifact_class,
+                caption=r.caption, mask=mask_label if r.link_to_mask else None,
+            )
+            for r in regions
+        )
+        image_label_summary_refresh(image=image)
+    return annotation
+
+
+@transaction.atomic
+def image_label_summary_refresh(*, image: GeneratedImage) -> GeneratedImage:
+    """Recompute the image's denormalised label summary (is_labelled, par, par_source).
+
+    The representative PAR comes from the newest current human pass that was submitted or reviewed
+    (a "no artifacts" pass counts as PAR 0); without one, from the newest current model pass.
+    """
+    current = (
+        Annotation.objects.filter(image=image, is_current=True)
+        .exclude(status__in=[Annotation.Status.DRAFT, Annotation.Status.REJECTED])
+        .prefetch_related("masks")
+        .order_by("-submitted_at", "-id")
+    )
+    human = [a for a in current if a.user_id and a.status in LABELLED_STATUSES]
+    model = [a for a in current if a.model_version_id]
+    par, source = None, ""
+    for candidates, label in ((human, "human"), (model, "model")):
+        for annotation in candidates:
+            masks = list(annotation.masks.all())
+            if masks:
+                par, source = masks[0].par, label
+            elif annotation.no_artifacts:
+                par, source = 0.0, label
+            if source:
+                break
+        if source:
+            break
+    image.is_labelled = bool(human)
+    image.par = par
+    image.par_source = source
+    image.save(update_fields=["is_labelled", "par", "par_source"])
+    return image

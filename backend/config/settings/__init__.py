@@ -1,0 +1,11 @@
+"""Flawmap settings: one module per integration, all read from the environment.
+
+Every variable read here is listed in `.env.example`.
+"""
+
+from backend.config.settings.base import *  # noqa: F401,F403
+from backend.config.settings.database import *  # noqa: F401,F403
+from backend.config.settings.api import *  # noqa: F401,F403
+from backend.config.settings.celery import *  # noqa: F401,F403
+from backend.config.settings.storage import *  # noqa: F401,F403
+from backend.config.settings.ingest import *  # noqa: F401,F403

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backend.annotations import apis as annotation_apis
+from backend.images import apis as image_apis
+from backend.taxonomy import apis as taxonomy_apis
+
+api = [
+    path("generators/", image_apis.GeneratorListApi.as_view(), name="generator-list"),
+    path("generators/<int:generator_id>/", image_apis.GeneratorDetailApi.as_view(), name="generator-detail"),
+    path("tasks/", image_apis.TaskListApi.as_view(), name="task-list"),
+    path("taxonomy/", taxonomy_apis.TaxonomyApi.as_view(), name="taxonomy"),
+    path("taxonomy/versions/", taxonomy_apis.TaxonomyVersionListApi.as_view(), name="taxonomy-versions"),
+    path("images/", image_apis.ImageListApi.as_view(), name="image-list"),
+    path("images/<int:image_id>/", image_apis.ImageDetailApi.as_view(), name="image-detail"),
+    path("images/<int:image_id>/file", image_apis.ImageFileApi.as_view(), name="image-file"),
+    path(
+        "images/<int:image_id>/conditional-inputs/<int:input_id>/file",
+        image_apis.ConditionalInputFileApi.as_view(),
+        name="image-conditional-input-file",
+    ),
+    path("images/<int:image_id>/annotations/", annotation_apis.ImageAnnotationListApi.as_view(),
+         name="image-annotations"),
+    path("images/<int:image_id>/masks/", annotation_apis.ImageMaskCreateApi.as_view(), name="image-masks"),
+    path("annotations/<int:annotation_id>/", annotation_apis.AnnotationDetailApi.as_view(), name="annotation-detail"),
+    path("annotations/<int:annotation_id>/mask", annotation_apis.AnnotationMaskApi.as_view(), name="annotation-mask"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+    path("api/", include(api)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

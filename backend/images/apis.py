@@ -1,0 +1,276 @@
+import json
+
+from django.conf import settings
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from backend.core.api import get_or_404, paginated_response
+from backend.core.blobs import blob_open
+from backend.core.exceptions import ApplicationError
+from backend.images.batch import images_ingest_batch
+from backend.images.models import ConditionalInput, Generator
+from backend.images.selectors import ORDERINGS, generator_list, image_get, image_list, task_list
+from backend.images.services import (
+    ConditionalFile,
+    IngestItem,
+    generator_create,
+    generator_resolve,
+    image_delete,
+    task_create,
+    task_resolve,
+)
+
+
+class GeneratorOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Generator
+        fields = ["id", "name", "version", "family", "metadata", "created_at"]
+
+
+class GeneratorListApi(APIView):
+    class GeneratorCreateInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=120)
+        version = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+        family = serializers.ChoiceField(choices=Generator.Family.choices, default=Generator.Family.OTHER)
+        metadata = serializers.JSONField(required=False, default=dict)
+
+    @extend_schema(responses=GeneratorOutputSerializer(many=True))
+    def get(self, request):
+        return paginated_response(queryset=generator_list(), serializer_class=GeneratorOutputSerializer,
+                                  request=request, view=self)
+
+    @extend_schema(request=GeneratorCreateInputSerializer, responses={201: GeneratorOutputSerializer})
+    def post(self, request):
+        data = self.GeneratorCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        generator = generator_create(**data.validated_data)
+        return Response(GeneratorOutputSerializer(generator).data, status=status.HTTP_201_CREATED)
+
+
+class GeneratorDetailApi(APIView):
+    @extend_schema(responses=GeneratorOutputSerializer)
+    def get(self, request, generator_id: int):
+        generator = get_or_404(generator_list().filter(pk=generator_id).first(), "generator")
+        return Response(GeneratorOutputSerializer(generator).data)
+
+
+class TaskListApi(APIView):
+    class TaskOutputSerializer(serializers.Serializer):
+        slug = serializers.SlugField()
+        name = serializers.CharField()
+        description = serializers.CharField()
+        is_conditional = serializers.BooleanField()
+
+    class TaskCreateInputSerializer(serializers.Serializer):
+        slug = serializers.SlugField(max_length=60)
+        name = serializers.CharField(max_length=120)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        is_conditional = serializers.BooleanField(default=False)
+
+    @extend_schema(responses=TaskOutputSerializer(many=True))
+    def get(self, request):
+        return paginated_response(queryset=task_list(), serializer_class=self.TaskOutputSerializer,
+                                  request=request, view=self)
+
+    @extend_schema(request=TaskCreateInputSerializer, responses={201: TaskOutputSerializer})
+    def post(self, request):
+        data = self.TaskCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = task_create(**data.validated_data)
+        return Response(self.TaskOutputSerializer(task).data, status=status.HTTP_201_CREATED)
+
+
+class ImageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sha256 = serializers.CharField(source="blob_id")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    format = serializers.CharField()
+    generator = inline_serializer(
+        "ImageGenerator", {"id": serializers.IntegerField(), "name": serializers.CharField(),
+                           "version": serializers.CharField()}
+    )
+    task = serializers.CharField(source="task.slug")
+    prompt = serializers.CharField()
+    seed = serializers.IntegerField(allow_null=True)
+    domain = serializers.CharField()
+    source_uri = serializers.CharField()
+    original_name = serializers.CharField()
+    metadata = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    par = serializers.FloatField(allow_null=True)
+    par_source = serializers.CharField()
+    is_labelled = serializers.BooleanField()
+    file_url = serializers.SerializerMethodField()
+
+    def get_file_url(self, obj) -> str:
+        return reverse("image-file", kwargs={"image_id": obj.pk}, request=self.context.get("request"))
+
+
+class ConditionalInputOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    sha256 = serializers.CharField(source="blob_id")
+    original_name = serializers.CharField()
+    file_url = serializers.SerializerMethodField()
+
+    def get_file_url(self, obj) -> str:
+        return reverse("image-conditional-input-file", kwargs={"image_id": obj.image_id, "input_id": obj.pk},
+                       request=self.context.get("request"))
+
+
+class ImageDetailOutputSerializer(ImageOutputSerializer):
+    conditional_inputs = ConditionalInputOutputSerializer(many=True)
+
+
+IMAGE_FILTER_PARAMETERS = [
+    OpenApiParameter("generator", int, many=True, description="Generator id (repeatable)."),
+    OpenApiParameter("generator_name", str),
+    OpenApiParameter("task", str, many=True, description="Synthesis task slug (repeatable)."),
+    OpenApiParameter("labelled", bool, description="Has a submitted or reviewed human annotation."),
+    OpenApiParameter("par_min", float), OpenApiParameter("par_max", float),
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME), OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+    OpenApiParameter("domain", str), OpenApiParameter("sha256", str),
+    OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
+    OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+]
+
+
+class ImageListApi(APIView):
+    """List images (filters, ordering by PAR) or ingest new ones (multipart)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    class ImageIngestInputSerializer(serializers.Serializer):
+        files = serializers.ListField(child=serializers.FileField(), min_length=1)
+        generator = serializers.CharField(help_text="Generator id or name.")
+        generator_version = serializers.CharField(required=False, allow_blank=True)
+        task = serializers.SlugField(help_text="Synthesis task slug.")
+        prompt = serializers.CharField(required=False, allow_blank=True, default="")
+        seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+        domain = serializers.CharField(required=False, allow_blank=True, default="")
+        source_uri = serializers.CharField(required=False, allow_blank=True, default="")
+        metadata = serializers.JSONField(required=False, default=dict, help_text="JSON object for every file.")
+        conditional_inputs = serializers.ListField(
+            child=serializers.FileField(), required=False, default=list,
+            help_text="Files the generator was conditioned on; roles in conditional_roles, same order.",
+        )
+        conditional_roles = serializers.ListField(
+            child=serializers.ChoiceField(choices=ConditionalInput.Role.choices), required=False, default=list
+        )
+
+        def validate_metadata(self, value):
+            if not isinstance(value, dict):
+                raise serializers.ValidationError("metadata must be a JSON object")
+            return value
+
+        def validate(self, attrs):
+            if len(attrs["conditional_inputs"]) != len(attrs["conditional_roles"]):
+                raise serializers.ValidationError("give one conditional_roles entry per conditional_inputs file")
+            if attrs["conditional_inputs"] and len(attrs["files"]) != 1:
+                raise serializers.ValidationError("conditional inputs can only be sent with a single image file")
+            return attrs
+
+    @extend_schema(parameters=IMAGE_FILTER_PARAMETERS, responses=ImageOutputSerializer(many=True))
+    def get(self, request):
+        return paginated_response(queryset=image_list(filters=request.query_params),
+                                  serializer_class=ImageOutputSerializer, request=request, view=self)
+
+    @extend_schema(
+        request={"multipart/form-data": ImageIngestInputSerializer},
+        responses={
+            201: inline_serializer("IngestReport", {
+                "ingested": serializers.IntegerField(), "duplicates": serializers.IntegerField(),
+                "rejected": serializers.ListField(child=serializers.DictField()),
+                "images": serializers.ListField(child=serializers.IntegerField()),
+            }),
+        },
+    )
+    def post(self, request):
+        data = self.ImageIngestInputSerializer(data=_multipart_lists(request.data, ("files", "conditional_inputs",
+                                                                           "conditional_roles")))
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        generator_ref = v["generator"]
+        if generator_ref.isdigit():
+            generator = get_or_404(Generator.objects.filter(pk=int(generator_ref)).first(), "generator")
+        else:
+            generator = generator_resolve(name=generator_ref, version=v.get("generator_version"))
+        task = task_resolve(slug=v["task"])
+        conditionals = [
+            ConditionalFile(role, f.name, _read_upload(f))
+            for f, role in zip(v["conditional_inputs"], v["conditional_roles"])
+        ]
+        items = [
+            IngestItem(name=f.name, data=_read_upload(f), prompt=v["prompt"], seed=v["seed"], domain=v["domain"],
+                       source_uri=v["source_uri"], metadata=v["metadata"], conditional_inputs=conditionals)
+            for f in v["files"]
+        ]
+        report = images_ingest_batch(items=items, generator=generator, task=task)
+        body = {**report.as_dict(), "images": report.image_ids}
+        if report.ingested:
+            code = status.HTTP_201_CREATED
+        elif report.duplicates:
+            code = status.HTTP_200_OK
+        else:
+            code = status.HTTP_400_BAD_REQUEST
+        return Response(body, status=code)
+
+
+def _multipart_lists(data, list_fields):
+    """QueryDict → plain dict keeping repeated multipart fields as lists (DRF's ListField needs that)."""
+    if not hasattr(data, "getlist"):
+        return data
+    out = {key: data.get(key) for key in data.keys()}
+    for key in list_fields:
+        if key in data:
+            out[key] = data.getlist(key)
+    if "metadata" in out and isinstance(out["metadata"], str):
+        try:
+            out["metadata"] = json.loads(out["metadata"])
+        except json.JSONDecodeError as exc:
+            raise ApplicationError(f"metadata is not valid JSON: {exc.msg}") from exc
+    return out
+
+
+def _read_upload(upload) -> bytes:
+    if upload.size > settings.FLAWMAP_MAX_UPLOAD_BYTES:
+        raise ApplicationError(f"{upload.name}: file is {upload.size} bytes, over FLAWMAP_MAX_UPLOAD_BYTES")
+    return upload.read()
+
+
+class ImageDetailApi(APIView):
+    @extend_schema(responses=ImageDetailOutputSerializer)
+    def get(self, request, image_id: int):
+        image = get_or_404(image_get(image_id=image_id), "image")
+        return Response(ImageDetailOutputSerializer(image, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, image_id: int):
+        image = get_or_404(image_get(image_id=image_id), "image")
+        image_delete(image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageFileApi(APIView):
+    @extend_schema(responses={(200, "image/*"): bytes})
+    def get(self, request, image_id: int):
+        image = get_or_404(image_get(image_id=image_id), "image")
+        return FileResponse(blob_open(image.blob), content_type=image.blob.content_type)
+
+
+class ConditionalInputFileApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, image_id: int, input_id: int):
+        cond = get_or_404(
+            ConditionalInput.objects.select_related("blob").filter(pk=input_id, image_id=image_id).first(),
+            "conditional input",
+        )
+        return FileResponse(blob_open(cond.blob), content_type=cond.blob.content_type)
+

@@ -1,0 +1,63 @@
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import F, QuerySet
+
+from backend.images.models import GeneratedImage, Generator, SynthesisTask
+
+ORDERINGS = {
+    "par": [F("par").asc(nulls_last=True), "id"],
+    "-par": [F("par").desc(nulls_last=True), "-id"],
+    "created_at": ["created_at", "id"],
+    "-created_at": ["-created_at", "-id"],
+    "id": ["id"],
+    "-id": ["-id"],
+}
+
+
+class ImageFilter(django_filters.FilterSet):
+    generator = django_filters.ModelMultipleChoiceFilter(queryset=Generator.objects.all())
+    generator_name = django_filters.CharFilter(field_name="generator__name")
+    task = django_filters.ModelMultipleChoiceFilter(
+        field_name="task", to_field_name="slug", queryset=SynthesisTask.objects.all()
+    )
+    labelled = django_filters.BooleanFilter(field_name="is_labelled")
+    par_min = django_filters.NumberFilter(field_name="par", lookup_expr="gte")
+    par_max = django_filters.NumberFilter(field_name="par", lookup_expr="lte")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    domain = django_filters.CharFilter()
+    sha256 = django_filters.CharFilter(field_name="blob_id")
+    ordering = django_filters.ChoiceFilter(choices=[(k, k) for k in ORDERINGS], method="order_by")
+
+    class Meta:
+        model = GeneratedImage
+        fields = []
+
+    def order_by(self, queryset, name, value):
+        return queryset.order_by(*ORDERINGS[value])
+
+
+def image_list(*, filters: dict | None = None) -> QuerySet[GeneratedImage]:
+    qs = GeneratedImage.objects.select_related("generator", "task")
+    filterset = ImageFilter(filters or {}, queryset=qs)
+    if not filterset.is_valid():
+        # Bad filter values are the caller's mistake: say so instead of ignoring the filter.
+        raise ValidationError(filterset.errors)
+    return filterset.qs
+
+
+def image_get(*, image_id: int) -> GeneratedImage | None:
+    return (
+        GeneratedImage.objects.select_related("generator", "task", "blob")
+        .prefetch_related("conditional_inputs")
+        .filter(pk=image_id)
+        .first()
+    )
+
+
+def generator_list() -> QuerySet[Generator]:
+    return Generator.objects.all()
+
+
+def task_list() -> QuerySet[SynthesisTask]:
+    return SynthesisTask.objects.all()

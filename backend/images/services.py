@@ -1,0 +1,175 @@
+"""Writes for images: generators and the one ingest path the API and the CLI share."""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from backend.annotations.masks import mask_canonicalize
+from backend.annotations.services import annotation_create
+from backend.core.blobs import atomic_with_blobs, blob_delete_unreferenced, blob_store, sha256_hex
+from backend.core.exceptions import ApplicationError
+from backend.images.models import ConditionalInput, GeneratedImage, Generator, SynthesisTask
+from backend.images.validation import Rejected, inspect_image
+
+CONDITIONAL_TEXT_ROLES = {ConditionalInput.Role.PROMPT_TEXT}
+
+
+@transaction.atomic
+def generator_create(*, name: str, version: str = "", family: str = Generator.Family.OTHER,
+                     metadata: dict | None = None) -> Generator:
+    if Generator.objects.filter(name=name, version=version).exists():
+        raise ApplicationError(f"generator {name!r} version {version!r} already exists")
+    return Generator.objects.create(name=name, version=version, family=family, metadata=metadata or {})
+
+
+def generator_resolve(*, name: str, version: str | None = None) -> Generator:
+    """Find a generator by name (and version). Unknown names are an error, never created silently."""
+    qs = Generator.objects.filter(name=name)
+    if version is not None:
+        qs = qs.filter(version=version)
+    found = list(qs[:2])
+    if not found:
+        label = f"{name!r}" + (f" version {version!r}" if version is not None else "")
+        raise ApplicationError(f"unknown generator {label}; create it first (POST /api/generators/)")
+    if len(found) > 1:
+        raise ApplicationError(f"generator {name!r} has several versions; say which one")
+    return found[0]
+
+
+def task_resolve(*, slug: str) -> SynthesisTask:
+    task = SynthesisTask.objects.filter(slug=slug).first()
+    if task is None:
+        known = ", ".join(SynthesisTask.objects.values_list("slug", flat=True))
+        raise ApplicationError(f"unknown synthesis task {slug!r}; known tasks: {known}")
+    return task
+
+
+@dataclass
+class ConditionalFile:
+    role: str
+    name: str
+    data: bytes
+
+
+@dataclass
+class IngestItem:
+    """One image to ingest with everything known about it. `name` is what errors report."""
+
+    name: str
+    data: bytes
+    prompt: str = ""
+    seed: int | None = None
+    domain: str = ""
+    source_uri: str = ""
+    metadata: dict = field(default_factory=dict)
+    conditional_inputs: list[ConditionalFile] = field(default_factory=list)
+    mask_name: str = ""
+    mask_data: bytes | None = None
+    generator: Generator | None = None  # per-item override of the batch's generator
+    task: SynthesisTask | None = None
+
+
+@dataclass
+class IngestOutcome:
+    image: GeneratedImage
+    created: bool
+
+
+class ItemRejected(Exception):
+    def __init__(self, path: str, error: str):
+        super().__init__(f"{path}: {error}")
+        self.path = path
+        self.error = error
+
+
+def _check_conditional(cond: ConditionalFile, max_pixels: int) -> str:
+    if cond.role not in ConditionalInput.Role.values:
+        raise Rejected(f"unknown conditional input role {cond.role!r}; known: {', '.join(ConditionalInput.Role.values)}")
+    if cond.role in CONDITIONAL_TEXT_ROLES:
+        try:
+            cond.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Rejected("prompt_text input is not UTF-8 text") from exc
+        return "text/plain"
+    return inspect_image(cond.data, max_pixels=max_pixels).content_type
+
+
+def image_ingest(*, item: IngestItem, generator: Generator, task: SynthesisTask, annotator=None) -> IngestOutcome:
+    """Store one generated image (and its conditional inputs and human mask) or report it a duplicate.
+
+    Raises ItemRejected naming the offending file; then nothing of the item is stored.
+    """
+    max_pixels = settings.FLAWMAP_MAX_PIXELS
+    if len(item.data) > settings.FLAWMAP_MAX_UPLOAD_BYTES:
+        raise ItemRejected(item.name, f"file is {len(item.data)} bytes, over FLAWMAP_MAX_UPLOAD_BYTES")
+    sha = sha256_hex(item.data)
+    existing = GeneratedImage.objects.filter(blob_id=sha).first()
+    if existing is not None:
+        return IngestOutcome(existing, created=False)
+    try:
+        info = inspect_image(item.data, max_pixels=max_pixels)
+    except Rejected as exc:
+        raise ItemRejected(item.name, str(exc)) from exc
+    conditional_types = []
+    for cond in item.conditional_inputs:
+        try:
+            conditional_types.append(_check_conditional(cond, max_pixels))
+        except Rejected as exc:
+            raise ItemRejected(cond.name, str(exc)) from exc
+    mask = None
+    if item.mask_data is not None:
+        if annotator is None:
+            raise ApplicationError("ingesting masks needs an annotator user")
+        try:
+            mask = mask_canonicalize(item.mask_data, width=info.width, height=info.height)
+        except Rejected as exc:
+            raise ItemRejected(item.mask_name or item.name, str(exc)) from exc
+
+    try:
+        with atomic_with_blobs():
+            blob = blob_store(data=item.data, content_type=info.content_type, sha256=sha)
+            image = GeneratedImage.objects.create(
+                blob=blob, width=info.width, height=info.height, format=info.format,
+                generator=item.generator or generator, task=item.task or task, prompt=item.prompt,
+                seed=item.seed, domain=item.domain, source_uri=item.source_uri,
+                original_name=item.name[-255:], metadata=item.metadata,
+            )
+            for cond, content_type in zip(item.conditional_inputs, conditional_types):
+                ConditionalInput.objects.create(
+                    image=image, role=cond.role, original_name=cond.name[-255:],
+                    blob=blob_store(data=cond.data, content_type=content_type),
+                )
+            if mask is not None:
+                annotation_create(image=image, user=annotator, mask=mask)
+    except IntegrityError:
+        # Another ingest stored the same bytes between our check and our insert.
+        existing = GeneratedImage.objects.filter(blob_id=sha).first()
+        if existing is None:
+            raise
+        return IngestOutcome(existing, created=False)
+    return IngestOutcome(image, created=True)
+
+
+@transaction.atomic
+def task_create(*, slug: str, name: str, description: str = "", is_conditional: bool = False) -> SynthesisTask:
+    if SynthesisTask.objects.filter(slug=slug).exists():
+        raise ApplicationError(f"synthesis task {slug!r} already exists")
+    order = (SynthesisTask.objects.order_by("-order").values_list("order", flat=True).first() or 0) + 1
+    return SynthesisTask.objects.create(slug=slug, name=name, description=description,
+                                        is_conditional=is_conditional, order=order)
+
+
+@transaction.atomic
+def image_delete(*, image: GeneratedImage) -> None:
+    """Delete an image with its conditional inputs and annotations; files no row uses any more go too."""
+    from backend.annotations.models import MaskLabel  # annotations depends on images, not the reverse
+
+    blobs = [image.blob]
+    blobs += [c.blob for c in image.conditional_inputs.select_related("blob")]
+    blobs += [m.blob for m in MaskLabel.objects.filter(annotation__image=image).select_related("blob")]
+    # History links (previous) are PROTECT; break them before the cascade.
+    image.annotations.update(previous=None)
+    image.delete()
+    for blob in {b.pk: b for b in blobs}.values():
+        blob_delete_unreferenced(blob)

@@ -1,0 +1,90 @@
+import io
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import Group, User
+from PIL import Image
+from rest_framework.test import APIClient
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return [
+        f"flawmap database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('HOST') or db.get('NAME')}",
+        f"flawmap celery broker: {settings.CELERY_BROKER_URL or 'none (eager)'}",
+    ]
+
+
+@pytest.fixture(autouse=True)
+def blob_dir(tmp_path, settings):
+    """Each test writes blobs into its own folder, so it can compare storage with the tables."""
+    media = tmp_path / "media"
+    backend = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media)}}
+    settings.STORAGES = {**settings.STORAGES, "default": backend, "blobs": backend}
+    return media
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(settings):
+    """Unit tests run tasks in-process; tests marked celery_worker use a real worker instead."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+def png_bytes(width=64, height=48, seed=0, mode="RGB", fmt="PNG") -> bytes:
+    rng = np.random.default_rng(seed)
+    shape = (height, width, 3) if mode == "RGB" else (height, width)
+    arr = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode=mode).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def mask_bytes(mask: np.ndarray, scale: int = 255) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray((mask != 0).astype(np.uint8) * scale, mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _user(username: str, role: str | None) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("alice-admin", "admin")
+
+
+@pytest.fixture
+def annotator_user(db):
+    return _user("anna-annotator", "annotator")
+
+
+@pytest.fixture
+def viewer_user(db):
+    return _user("victor-viewer", "viewer")
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    return _client(admin_user)
+
+
+@pytest.fixture
+def annotator_client(annotator_user):
+    return _client(annotator_user)
+
+
+@pytest.fixture
+def viewer_client(viewer_user):
+    return _client(viewer_user)

@@ -1,0 +1,232 @@
+"""Validate the production stack definition in docker-compose.yml.
+
+Plain pytest (no Django import, no database), so it runs the same with or
+without pytest-django. The checks that need the `docker-compose` CLI skip when
+it is missing; install it with scripts/install_system_deps.sh. No Docker
+daemon is needed: `docker-compose config` only parses, validates and
+interpolates the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+
+# Secrets the file requires with ${VAR:?message}; dummy values for validation.
+REQUIRED_SECRETS = {
+    "POSTGRES_PASSWORD": "dummy-postgres-password",
+    "DJANGO_SECRET_KEY": "dummy-django-secret-key",
+    "LABEL_STUDIO_WEBHOOK_SECRET": "dummy-webhook-secret",
+}
+
+# The app's settings read exactly these; every Flawmap container must get them.
+APP_ENV_VARS = {
+    "DJANGO_SECRET_KEY",
+    "DJANGO_DEBUG",
+    "DJANGO_ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "FLAWMAP_STORAGE",
+    "FLAWMAP_MEDIA_ROOT",
+    "FLAWMAP_S3_BUCKET",
+    "FLAWMAP_S3_ENDPOINT_URL",
+    "FLAWMAP_S3_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "FLAWMAP_MAX_PIXELS",
+    "LABEL_STUDIO_URL",
+    "LABEL_STUDIO_API_KEY",
+    "LABEL_STUDIO_WEBHOOK_SECRET",
+    "FLAWMAP_PUBLIC_URL",
+}
+
+REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "beat", "labelstudio"}
+APP_SERVICES = ("web", "worker", "beat")
+
+# stderr lines that do not indicate a problem with the file itself: Python
+# deprecation warnings from docker-compose 1.x's own dependencies (normally
+# silenced by PYTHONWARNINGS=ignore below; kept as a fallback).
+HARMLESS_STDERR = [
+    re.compile(r"^\S+\.py:\d+: \w*(Deprecation|Pending)\w*Warning: "),
+]
+
+INSTALL_HINT = (
+    "docker-compose is not on PATH; install it with scripts/install_system_deps.sh"
+)
+
+
+def _docker_compose() -> str:
+    path = shutil.which("docker-compose")
+    if path is None:
+        pytest.skip(INSTALL_HINT)
+    return path
+
+
+def _run_compose(tmp_path: Path, *args: str, env_overrides: dict | None = None, drop=()):
+    """Run docker-compose against COMPOSE_FILE in a hermetic environment.
+
+    Only PATH/locale survive from the caller's environment, and an empty
+    --env-file replaces the repo's `.env`, so a developer's local secrets can
+    neither satisfy nor break the checks.
+    """
+    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
+    env["HOME"] = str(tmp_path)  # no ~/.docker config influence
+    env["PYTHONWARNINGS"] = "ignore"  # docker-compose 1.x is a Python program
+    env.update(REQUIRED_SECRETS)
+    env.update(env_overrides or {})
+    for name in drop:
+        env.pop(name, None)
+    empty_env_file = tmp_path / "empty.env"
+    empty_env_file.write_text("")
+    return subprocess.run(
+        [
+            _docker_compose(),
+            "-f",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(empty_env_file),
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _unexpected_stderr(stderr: str) -> list[str]:
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and not any(p.search(line) for p in HARMLESS_STDERR)
+    ]
+
+
+def _load_yaml(text: str) -> dict:
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load(text)
+
+
+def _command(service: dict) -> str:
+    cmd = service.get("command", "")
+    return " ".join(cmd) if isinstance(cmd, list) else str(cmd)
+
+
+def _environment(service: dict) -> dict:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # "KEY=value" list form
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return env
+
+
+# --- validation through the docker-compose CLI -------------------------------
+
+
+def test_compose_config_is_valid_with_required_vars(tmp_path):
+    result = _run_compose(tmp_path, "config", "-q")
+    assert result.returncode == 0, result.stderr
+    # Also catches "The X variable is not set. Defaulting to a blank string.",
+    # i.e. a ${VAR} reference without a default or a required marker.
+    assert _unexpected_stderr(result.stderr) == []
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+@pytest.mark.parametrize("secret", ["POSTGRES_PASSWORD", "DJANGO_SECRET_KEY"])
+def test_compose_config_requires_production_secrets(tmp_path, secret, value):
+    if value is None:
+        result = _run_compose(tmp_path, "config", "-q", drop=[secret])
+    else:
+        result = _run_compose(tmp_path, "config", "-q", env_overrides={secret: value})
+    assert result.returncode != 0, f"config accepted a missing {secret}"
+    output = result.stdout + result.stderr
+    # docker-compose 1.x echoes the raw ${...} templates of the failing section;
+    # drop them so only the actual error text is checked.
+    message = re.sub(r"\$\{[^}]*\}", "", output)
+    # Our `:?` message ("VAR is required ...") or Compose v2's own wording.
+    assert re.search(rf"\b{secret} is required|required variable {secret}\b", message), output
+    others = set(REQUIRED_SECRETS) - {secret}
+    assert not any(f"{other} is required" in message for other in others), output
+
+
+def test_compose_config_interpolates_app_environment(tmp_path):
+    result = _run_compose(tmp_path, "config")
+    assert result.returncode == 0, result.stderr
+    services = _load_yaml(result.stdout)["services"]
+    for name in APP_SERVICES:
+        env = _environment(services[name])
+        assert env["DATABASE_URL"] == (
+            "postgres://flawmap:dummy-postgres-password@postgres:5432/flawmap"
+        )
+        assert env["DJANGO_SECRET_KEY"] == "dummy-django-secret-key"
+        assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+        assert env["LABEL_STUDIO_URL"] == "http://labelstudio:8080"
+        assert env["FLAWMAP_MEDIA_ROOT"] == "/data/media"
+    assert _environment(services["postgres"])["POSTGRES_PASSWORD"] == (
+        "dummy-postgres-password"
+    )
+
+
+# --- static checks on the YAML (no docker-compose needed) --------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return _load_yaml(COMPOSE_FILE.read_text())
+
+
+def test_services_exist_and_share_app_environment(compose):
+    assert "version" not in compose, "obsolete top-level `version:` key"
+    services = compose["services"]
+    assert REQUIRED_SERVICES <= set(services), sorted(services)
+
+    env_keys = {name: set(_environment(services[name])) for name in APP_SERVICES}
+    assert env_keys["web"] == env_keys["worker"] == env_keys["beat"], env_keys
+    missing = APP_ENV_VARS - env_keys["web"]
+    assert not missing, f"app env vars not passed to the containers: {sorted(missing)}"
+    if "migrate" in services:
+        assert set(_environment(services["migrate"])) == env_keys["web"]
+
+
+def test_app_services_wiring(compose):
+    services = compose["services"]
+
+    images = {(repr(services[n].get("build")), services[n].get("image")) for n in APP_SERVICES}
+    assert len(images) == 1, f"web/worker/beat must run the same image: {images}"
+
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["redis"]["image"] == "redis:7"
+    assert services["labelstudio"]["image"] == "heartexlabs/label-studio:1.23.2"
+    for name in ("postgres", "redis"):
+        assert "healthcheck" in services[name], name
+
+    web_cmd = _command(services["web"])
+    assert "gunicorn backend.config.wsgi:application" in web_cmd
+    assert "--bind 0.0.0.0:8000" in web_cmd
+    assert "celery -A backend.config worker -Q default,io,gpu" in _command(services["worker"])
+    assert "celery -A backend.config beat" in _command(services["beat"])
+
+    # Migrations run before the app starts: either a one-shot service the
+    # app services wait for, or chained into the web command.
+    if "migrate" in services:
+        assert "manage.py migrate --noinput" in _command(services["migrate"])
+        for name in APP_SERVICES:
+            depends = services[name]["depends_on"]
+            assert depends["migrate"]["condition"] == "service_completed_successfully"
+    else:
+        assert "manage.py migrate --noinput" in web_cmd
+
+    # Local blob storage is shared between the web process and the worker.
+    def media_volume(service: dict) -> set[str]:
+        return {v.split(":")[0] for v in service.get("volumes", []) if ":/data/media" in v}
+
+    assert media_volume(services["web"]) == media_volume(services["worker"]) != set()
+    assert set(media_volume(services["web"])) <= set(compose.get("volumes", {}))

@@ -1,0 +1,20 @@
+import factory
+
+from backend.images.models import Generator, SynthesisTask
+from backend.images.services import IngestItem, image_ingest
+
+
+class GeneratorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Generator
+
+    name = factory.Sequence(lambda n: f"gen-{n}")
+    version = "1.0"
+    family = Generator.Family.DIFFUSION
+
+
+def make_image(*, data: bytes, generator=None, task_slug: str = "text_to_image", **fields):
+    """Ingest through the real service so images always have their blob."""
+    generator = generator or GeneratorFactory()
+    task = SynthesisTask.objects.get(slug=task_slug)
+    return image_ingest(item=IngestItem(name="test.png", data=data, **fields), generator=generator, task=task).image
