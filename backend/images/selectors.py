@@ -18,7 +18,7 @@ class ImageFilter(django_filters.FilterSet):
     generator = django_filters.ModelMultipleChoiceFilter(queryset=Generator.objects.all())
     generator_name = django_filters.CharFilter(field_name="generator__name")
     task = django_filters.ModelMultipleChoiceFilter(
-        field_name="task", to_field_name="slug", queryset=SynthesisTask.objects.all()
+        field_name="task__slug", to_field_name="slug", queryset=SynthesisTask.objects.all()
     )
     labelled = django_filters.BooleanFilter(field_name="is_labelled")
     par_min = django_filters.NumberFilter(field_name="par", lookup_expr="gte")

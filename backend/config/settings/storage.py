@@ -5,19 +5,32 @@ FLAWMAP_STORAGE = env.str("FLAWMAP_STORAGE", default="local")
 MEDIA_ROOT = env.str("FLAWMAP_MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 
-if FLAWMAP_STORAGE == "s3":
-    _blobs = {
+
+def s3_storage_config(*, bucket: str, endpoint_url: str | None = None, region: str = "us-east-1",
+                      access_key: str | None = None, secret_key: str | None = None) -> dict:
+    """The "blobs" storage entry for S3 (or an S3-compatible endpoint); tests build theirs with it too."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": env.str("FLAWMAP_S3_BUCKET"),
-            "endpoint_url": env.str("FLAWMAP_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("FLAWMAP_S3_REGION", default="us-east-1"),
-            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region,
+            "access_key": access_key or None,
+            "secret_key": secret_key or None,
             "file_overwrite": True,  # content-addressed: same key = same bytes
             "querystring_auth": True,
         },
     }
+
+
+if FLAWMAP_STORAGE == "s3":
+    _blobs = s3_storage_config(
+        bucket=env.str("FLAWMAP_S3_BUCKET"),
+        endpoint_url=env.str("FLAWMAP_S3_ENDPOINT_URL", default=""),
+        region=env.str("FLAWMAP_S3_REGION", default="us-east-1"),
+        access_key=env.str("AWS_ACCESS_KEY_ID", default=""),
+        secret_key=env.str("AWS_SECRET_ACCESS_KEY", default=""),
+    )
 elif FLAWMAP_STORAGE == "local":
     _blobs = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

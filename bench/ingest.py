@@ -1,0 +1,350 @@
+"""Ingest throughput benchmark: Flawmap's folder ingest against a bare read/decode/hash/write loop.
+
+    python bench/ingest.py [--n 2000] [--rounds 2] [--json] [--strict] [--profile]
+    make bench                      # same, with a throwaway PostgreSQL from scripts/with_test_services.py
+
+Both loops work on the same N generated 512x512 PNGs, read from the page cache:
+
+* bare:   list the folder; per file read the bytes, decode with Pillow (full load()), sha256,
+          write the bytes to a fresh folder.
+* ingest: what `manage.py ingest FOLDER --generator G --task other` does: folder_plan +
+          folder_items + images_ingest_batch, blobs written to a fresh folder.
+
+Reported: images/s of each (best of --rounds; the order alternates between rounds) and the ratio
+ingest/bare against the target (0.5). Exit status is 0 unless --strict and the ratio misses it.
+
+Database: DATABASE_URL when set (PostgreSQL): a dedicated database `flawmap_bench_<pid>` is created
+and migrated on that server the way Django's test runner does it, and dropped at the end; the
+database DATABASE_URL names is never touched. Without DATABASE_URL: a temporary SQLite file.
+Blobs, the SQLite file and everything else go under a temporary folder that is removed at the end.
+"""
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_RATIO = 0.5
+SIZE = 512
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Test images: smooth shading + mid-frequency texture + sensor-like grain, distinct per index.
+# --------------------------------------------------------------------------------------------
+
+def _photo_like(index: int, size: int = SIZE) -> np.ndarray:
+    rng = np.random.default_rng(1_000_003 + index)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    channels = []
+    base_colour = rng.uniform(40, 200, size=3)
+    for c in range(3):
+        # Smooth "lighting": a gradient plus a few low-frequency waves at random orientations.
+        field = base_colour[c] + rng.uniform(-60, 60) * xx + rng.uniform(-60, 60) * yy
+        for _ in range(3):
+            theta, freq, phase = rng.uniform(0, np.pi), rng.uniform(0.5, 3.0), rng.uniform(0, 2 * np.pi)
+            field += rng.uniform(5, 25) * np.sin(2 * np.pi * freq * (xx * np.cos(theta) + yy * np.sin(theta)) + phase)
+        channels.append(field)
+    img = np.stack(channels, axis=-1)
+    # A few soft blobs ("objects").
+    for _ in range(4):
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.25)
+        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
+        img += blob[..., None] * rng.uniform(-70, 70, size=3)
+    # Mid-frequency texture: coarse noise upsampled smoothly (foliage, fabric, ...).
+    coarse = rng.normal(0, 1, size=(size // 8, size // 8, 3)).astype(np.float32)
+    coarse_img = Image.fromarray(np.clip(coarse * 40 + 128, 0, 255).astype(np.uint8), "RGB")
+    texture = np.asarray(coarse_img.resize((size, size), Image.BICUBIC), dtype=np.float32) - 128
+    img += texture * rng.uniform(0.3, 0.8)
+    # Fine grain, as a camera sensor / JPEG-decoded photo has; this is what keeps PNG honest.
+    img += rng.normal(0, 2.5, size=img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _write_png(args: tuple[int, str]) -> tuple[str, int]:
+    index, folder = args
+    buf = io.BytesIO()
+    Image.fromarray(_photo_like(index), "RGB").save(buf, format="PNG")
+    data = buf.getvalue()
+    (Path(folder) / f"img_{index:06d}.png").write_bytes(data)
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def generate(folder: Path, n: int, workers: int) -> dict:
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(_write_png, [(i, str(folder)) for i in range(n)], chunksize=8))
+    elapsed = time.perf_counter() - t0
+    hashes = {sha for sha, _ in results}
+    if len(hashes) != n:
+        raise SystemExit(f"generated images are not distinct: {n - len(hashes)} duplicate(s)")
+    sizes = [size for _, size in results]
+    return {"seconds": elapsed, "mean_bytes": statistics.mean(sizes), "total_bytes": sum(sizes)}
+
+
+def warm_page_cache(folder: Path) -> None:
+    for path in sorted(folder.iterdir()):
+        path.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# The two measured loops.
+# --------------------------------------------------------------------------------------------
+
+def run_bare(src: Path, out: Path, n: int) -> float:
+    out.mkdir(parents=True)
+    t0 = time.perf_counter()
+    count = 0
+    for path in sorted(p for p in src.iterdir() if p.is_file()):
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+        sha = hashlib.sha256(data).hexdigest()
+        (out / f"{sha}.png").write_bytes(data)
+        count += 1
+    elapsed = time.perf_counter() - t0
+    if count != n:
+        raise SystemExit(f"bare loop saw {count} files, expected {n}")
+    return elapsed
+
+
+def _blob_storage_at(location: Path):
+    from django.test import override_settings
+
+    backend = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}}
+    from django.conf import settings
+
+    return override_settings(STORAGES={**settings.STORAGES, "default": backend, "blobs": backend})
+
+
+def run_ingest(src: Path, media: Path, n: int, generator, task, profile_to: Path | None = None) -> float:
+    from backend.images.batch import images_ingest_batch
+    from backend.images.folder import folder_items, folder_plan
+
+    media.mkdir(parents=True)
+    with _blob_storage_at(media):
+        profiler = None
+        if profile_to is not None:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        t0 = time.perf_counter()
+        plan = folder_plan(src)
+        report = images_ingest_batch(items=folder_items(plan), generator=generator, task=task)
+        elapsed = time.perf_counter() - t0
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(str(profile_to))
+    if report.ingested != n or report.duplicates or report.rejected:
+        raise SystemExit(f"ingest did not store every image: {report.as_dict()}")
+    stored = sum(1 for p in media.rglob("*") if p.is_file())
+    if stored != n:
+        raise SystemExit(f"ingest wrote {stored} blob files, expected {n}")
+    return elapsed
+
+
+def reset_ingested() -> None:
+    """Empty the image and blob tables (TRUNCATE ... CASCADE on PostgreSQL) for the next round."""
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    from backend.core.models import Blob
+    from backend.images.models import GeneratedImage
+
+    tables = [GeneratedImage._meta.db_table, Blob._meta.db_table]
+    connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables, allow_cascade=True))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"VACUUM ANALYZE {', '.join(connection.ops.quote_name(t) for t in tables)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Django and the throwaway database.
+# --------------------------------------------------------------------------------------------
+
+def django_setup(work: Path) -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.config.settings"
+    # Nothing of the real var/ is used: SQLite fallback, media and static all point into `work`.
+    os.environ["FLAWMAP_VAR_DIR"] = str(work / "var")
+    os.environ["FLAWMAP_MEDIA_ROOT"] = str(work / "media-unused")
+    os.environ["FLAWMAP_STORAGE"] = "local"
+    os.environ["DJANGO_DEBUG"] = "false"  # DEBUG=True would record every query
+    (work / "var").mkdir(parents=True, exist_ok=True)
+    import django
+
+    django.setup()
+
+
+def create_bench_db(work: Path) -> tuple[str, str]:
+    """Create and migrate a dedicated database; returns (old NAME, vendor) for drop_bench_db."""
+    from django.db import connection
+
+    old_name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        connection.settings_dict["TEST"]["NAME"] = str(work / "bench.sqlite3")
+    else:
+        connection.settings_dict["TEST"]["NAME"] = f"flawmap_bench_{os.getpid()}"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
+    return old_name, connection.vendor
+
+
+def drop_bench_db(old_name: str) -> None:
+    from django.db import connection
+
+    connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+
+
+# --------------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="number of images (default 2000)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="measured rounds of each loop, order alternating (default 2); best is reported")
+    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
+                        help="processes generating the images (default: CPUs, at most 8)")
+    parser.add_argument("--dir", type=Path, default=None, help="where to make the temporary folder (default: $TMPDIR)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (images, blobs)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures on stdout")
+    parser.add_argument("--strict", action="store_true", help=f"exit 1 when ingest/bare < {TARGET_RATIO}")
+    parser.add_argument("--profile", type=Path, nargs="?", const=Path("-"), default=None,
+                        help="after the measured rounds, run one more ingest under cProfile; print the top "
+                             "functions (or save the stats to the given file)")
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.rounds < 1 or args.workers < 1:
+        parser.error("--n, --rounds and --workers must be at least 1")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    # SIGTERM (e.g. a CI timeout) should still drop the database and remove the files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="flawmap-bench-", dir=args.dir))
+    old_name = None
+    try:
+        src = work / "images"
+        log(f"generating {args.n} PNGs ({SIZE}x{SIZE} RGB) in {src} with {args.workers} worker(s)...")
+        gen = generate(src, args.n, args.workers)
+        log(f"generated in {gen['seconds']:.1f} s, mean {gen['mean_bytes'] / 1024:.0f} KiB/file "
+            f"({gen['total_bytes'] / 2**20:.0f} MiB); generation is not measured")
+
+        django_setup(work)
+        from django.db import connection
+
+        t0 = time.perf_counter()
+        old_name, vendor = create_bench_db(work)
+        db_label = f"{vendor} ({connection.settings_dict['NAME']}, throwaway)"
+        log(f"created and migrated database {db_label} in {time.perf_counter() - t0:.1f} s")
+
+        from backend.images.services import generator_create, task_resolve
+
+        generator = generator_create(name="bench", version=str(os.getpid()))
+        task = task_resolve(slug="other")
+
+        warm_page_cache(src)  # untimed; both loops then read from the page cache
+        bare_times, ingest_times = [], []
+        for r in range(args.rounds):
+            order = ("bare", "ingest") if r % 2 == 0 else ("ingest", "bare")
+            for kind in order:
+                os.sync()  # start each phase without the previous phase's dirty pages pending
+                if kind == "bare":
+                    out = work / f"bare-out-{r}"
+                    bare_times.append(run_bare(src, out, args.n))
+                    log(f"round {r + 1}: bare   {args.n / bare_times[-1]:8.1f} images/s ({bare_times[-1]:.2f} s)")
+                else:
+                    out = work / f"media-{r}"
+                    if r:
+                        reset_ingested()
+                    ingest_times.append(run_ingest(src, out, args.n, generator, task))
+                    log(f"round {r + 1}: ingest {args.n / ingest_times[-1]:8.1f} images/s "
+                        f"({ingest_times[-1]:.2f} s)")
+                shutil.rmtree(out)
+
+        profile_text = None
+        if args.profile is not None:
+            import pstats
+
+            reset_ingested()
+            stats_file = work / "ingest.prof" if str(args.profile) == "-" else args.profile
+            os.sync()
+            t = run_ingest(src, work / "media-profile", args.n, generator, task, profile_to=stats_file)
+            log(f"profiled ingest: {args.n / t:.1f} images/s under cProfile (not counted)")
+            buf = io.StringIO()
+            pstats.Stats(str(stats_file), stream=buf).sort_stats("cumulative").print_stats(35)
+            buf.write("\n")
+            pstats.Stats(str(stats_file), stream=buf).sort_stats("tottime").print_stats(25)
+            profile_text = buf.getvalue()
+            if str(args.profile) != "-":
+                log(f"profile stats saved to {args.profile}")
+
+        bare_ips = args.n / min(bare_times)
+        ingest_ips = args.n / min(ingest_times)
+        ratio = ingest_ips / bare_ips
+        passed = ratio >= TARGET_RATIO
+        figures = {
+            "n": args.n,
+            "database": vendor,
+            "rounds": args.rounds,
+            "bare_images_per_s": round(bare_ips, 1),
+            "ingest_images_per_s": round(ingest_ips, 1),
+            "ratio": round(ratio, 3),
+            "target": TARGET_RATIO,
+            "pass": passed,
+            "bare_seconds": [round(t, 3) for t in bare_times],
+            "ingest_seconds": [round(t, 3) for t in ingest_times],
+            "generation_seconds": round(gen["seconds"], 1),
+            "mean_png_bytes": round(gen["mean_bytes"]),
+        }
+        if profile_text:
+            print(profile_text, file=sys.stderr if args.json else sys.stdout)
+        if args.json:
+            print(json.dumps(figures))
+        else:
+            rows = [
+                ("images (N)", f"{args.n}"),
+                ("database", vendor),
+                ("bare images/s", f"{bare_ips:.1f}"),
+                ("ingest images/s", f"{ingest_ips:.1f}"),
+                ("ratio ingest/bare", f"{ratio:.3f}  (target >= {TARGET_RATIO}: {'PASS' if passed else 'FAIL'})"),
+            ]
+            width = max(len(k) for k, _ in rows)
+            print(f"ingest benchmark (best of {args.rounds} round(s), {SIZE}x{SIZE} PNG, "
+                  f"mean {gen['mean_bytes'] / 1024:.0f} KiB)")
+            for key, value in rows:
+                print(f"  {key:<{width}}  {value}")
+        return 1 if (args.strict and not passed) else 0
+    finally:
+        if old_name is not None:
+            try:
+                drop_bench_db(old_name)
+            except Exception as exc:  # report, but still remove the files
+                log(f"could not drop the benchmark database: {exc}")
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
