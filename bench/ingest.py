@@ -49,31 +49,40 @@ def log(msg: str) -> None:
 # Test images: smooth shading + mid-frequency texture + sensor-like grain, distinct per index.
 # --------------------------------------------------------------------------------------------
 
+_GRID: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _photo_like(index: int, size: int = SIZE) -> np.ndarray:
     rng = np.random.default_rng(1_000_003 + index)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    channels = []
-    base_colour = rng.uniform(40, 200, size=3)
-    for c in range(3):
-        # Smooth "lighting": a gradient plus a few low-frequency waves at random orientations.
-        field = base_colour[c] + rng.uniform(-60, 60) * xx + rng.uniform(-60, 60) * yy
-        for _ in range(3):
-            theta, freq, phase = rng.uniform(0, np.pi), rng.uniform(0.5, 3.0), rng.uniform(0, 2 * np.pi)
-            field += rng.uniform(5, 25) * np.sin(2 * np.pi * freq * (xx * np.cos(theta) + yy * np.sin(theta)) + phase)
-        channels.append(field)
-    img = np.stack(channels, axis=-1)
-    # A few soft blobs ("objects").
-    for _ in range(4):
+    if size not in _GRID:
+        axis = np.arange(size, dtype=np.float32) / size
+        _GRID[size] = (axis[None, :], axis[:, None])  # broadcasting row / column
+    x, y = _GRID[size]
+    ones = np.ones((size, size), dtype=np.float32)
+    # Grey-level structure fields, mixed into R, G, B with per-image weights below.
+    fields = [ones, x * ones, y * ones]  # flat colour and lighting gradients
+    for _ in range(4):  # low-frequency waves at random orientations
+        theta, freq, phase = rng.uniform(0, np.pi), rng.uniform(0.5, 3.0), rng.uniform(0, 2 * np.pi)
+        kx, ky = np.float32(2 * np.pi * freq * np.cos(theta)), np.float32(2 * np.pi * freq * np.sin(theta))
+        fields.append(np.sin(kx * x + ky * y + np.float32(phase)))
+    for _ in range(5):  # soft blobs ("objects"); a Gaussian is separable, so an outer product
         cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.25)
-        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
-        img += blob[..., None] * rng.uniform(-70, 70, size=3)
-    # Mid-frequency texture: coarse noise upsampled smoothly (foliage, fabric, ...).
-    coarse = rng.normal(0, 1, size=(size // 8, size // 8, 3)).astype(np.float32)
-    coarse_img = Image.fromarray(np.clip(coarse * 40 + 128, 0, 255).astype(np.uint8), "RGB")
-    texture = np.asarray(coarse_img.resize((size, size), Image.BICUBIC), dtype=np.float32) - 128
-    img += texture * rng.uniform(0.3, 0.8)
-    # Fine grain, as a camera sensor / JPEG-decoded photo has; this is what keeps PNG honest.
-    img += rng.normal(0, 2.5, size=img.shape).astype(np.float32)
+        fields.append(np.exp(-((x - cx) ** 2) / (2 * r * r)) * np.exp(-((y - cy) ** 2) / (2 * r * r)))
+    for cells in (16, 64):  # texture (foliage, fabric, ...): coarse noise upsampled smoothly
+        coarse = np.clip(rng.standard_normal((cells, cells), dtype=np.float32) * 40 + 128, 0, 255)
+        up = Image.fromarray(coarse.astype(np.uint8), "L").resize((size, size), Image.BICUBIC)
+        fields.append((np.asarray(up, dtype=np.float32) - 128) / 40)
+    weights = np.concatenate([
+        rng.uniform(40, 200, size=(1, 3)),            # base colour
+        rng.uniform(-60, 60, size=(2, 3)),            # gradients
+        rng.uniform(-20, 20, size=(4, 3)),            # waves
+        rng.uniform(-70, 70, size=(5, 3)),            # blobs
+        rng.uniform(4, 12, size=(1, 1)) * rng.uniform(0.7, 1.0, size=(1, 3)),  # textures: mostly
+        rng.uniform(3, 8, size=(1, 1)) * rng.uniform(0.7, 1.0, size=(1, 3)),   # luminance
+    ]).astype(np.float32)
+    img = np.tensordot(np.stack(fields, axis=-1), weights, axes=([2], [0]))
+    # Fine grain, as a camera sensor / a decoded photo has; this is what keeps PNG sizes honest.
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(2.5)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

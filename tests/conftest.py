@@ -28,8 +28,14 @@ def blob_dir(tmp_path, settings):
 
 @pytest.fixture(autouse=True)
 def celery_eager(settings):
-    """Unit tests run tasks in-process; tests marked celery_worker use a real worker instead."""
+    """Unit tests run tasks in-process; tests using `celery_worker` switch to the real broker."""
+    from backend.config.celery import app
+
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
 
 
 def png_bytes(width=64, height=48, seed=0, mode="RGB", fmt="PNG") -> bytes:
@@ -88,3 +94,6 @@ def annotator_client(annotator_user):
 @pytest.fixture
 def viewer_client(viewer_user):
     return _client(viewer_user)
+
+
+from tests.celery_worker import celery_worker, use_celery_worker  # noqa: E402,F401  (fixtures)

@@ -53,10 +53,13 @@ def _read_manifest(manifest: Path) -> tuple[dict[Path, dict], list[ItemRejected]
             if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
                 errors.append(ItemRejected(where, 'manifest line needs an object with a "path" string'))
                 continue
-            unknown = set(entry) - MANIFEST_FIELDS
-            if unknown:
-                errors.append(ItemRejected(where, f"unknown manifest field(s): {', '.join(sorted(unknown))}"))
-                continue
+            extra = {k: entry.pop(k) for k in set(entry) - MANIFEST_FIELDS}
+            if extra:
+                # Fields we have no column for are kept, not dropped: they go into the metadata.
+                if not isinstance(entry.get("metadata", {}), dict):
+                    errors.append(ItemRejected(where, "manifest metadata must be an object"))
+                    continue
+                entry["metadata"] = {**extra, **(entry.get("metadata") or {})}
             # Conditional input paths are relative to the manifest too; remember where it was.
             entries[(base / entry["path"]).resolve()] = {**entry, "_base": str(base)}
     return entries, errors

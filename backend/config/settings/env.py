@@ -13,4 +13,5 @@ if _dotenv.is_file():
     environ.Env.read_env(str(_dotenv))
 
 # Runtime state (SQLite db, local blobs, test servers) lives here; it is git-ignored.
-VAR_DIR = Path(env.str("FLAWMAP_VAR_DIR", default=str(BASE_DIR / "var")))
+# (An empty value counts as unset, so a copied .env.example keeps the defaults.)
+VAR_DIR = Path(env.str("FLAWMAP_VAR_DIR", default="") or BASE_DIR / "var")

@@ -1,8 +1,8 @@
 from backend.config.settings.env import VAR_DIR, env
 
 # Blobs (images, masks, conditional inputs) are content-addressed files in the "blobs" storage.
-FLAWMAP_STORAGE = env.str("FLAWMAP_STORAGE", default="local")
-MEDIA_ROOT = env.str("FLAWMAP_MEDIA_ROOT", default=str(VAR_DIR / "media"))
+FLAWMAP_STORAGE = env.str("FLAWMAP_STORAGE", default="") or "local"
+MEDIA_ROOT = env.str("FLAWMAP_MEDIA_ROOT", default="") or str(VAR_DIR / "media")
 MEDIA_URL = "/media/"
 
 

@@ -1,0 +1,67 @@
+"""A real Celery worker process for tests, on the real broker and the test database."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _test_database_url(test_db_name: str) -> str:
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{test_db_name}"))
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """Start `celery worker` once per session; yields a function that enables it for one test."""
+    from django.conf import settings
+    from django.db import connection
+
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("CELERY_BROKER_URL is not set: run through `make test`, which starts Redis")
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker test needs the PostgreSQL test database")
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(connection.settings_dict["NAME"]),
+        "FLAWMAP_VAR_DIR": str(ROOT / "var" / "test-worker"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo",
+         "--queues", "default,io,gpu", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
+         "--hostname", f"flawmap-test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    from backend.config.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited with {proc.returncode}:\n{proc.stdout.read()}")
+        if app.control.ping(timeout=1.0):
+            break
+    else:
+        proc.kill()
+        pytest.fail("celery worker did not answer a ping within 60 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def use_celery_worker(celery_worker, settings):
+    """Send tasks to the real worker in this test instead of running them in-process."""
+    from backend.config.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    return celery_worker
