@@ -13,7 +13,7 @@ install: $(INSTALLED) system-deps
 # torch goes in first and pinned: an unpinned torch (even as a dependency) pulls CUDA builds.
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip wheel "setuptools<70"
+	$(PIP) install --quiet --upgrade pip wheel
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -r requirements.txt
 	touch $@

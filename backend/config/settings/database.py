@@ -1,8 +1,12 @@
+from urllib.parse import unquote
+
 from backend.config.settings.env import VAR_DIR, env
 
 # PostgreSQL in production and tests; SQLite only as the embedded default for the demo.
 _url = env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'flawmap.sqlite3'}"
 DATABASES = {"default": env.db_url_config(_url)}
+# A Unix-socket directory travels percent-encoded in the URL's host part; psycopg wants the path.
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs web + in-process tasks on one file; wait instead of failing on a lock.
