@@ -374,7 +374,7 @@ def verify_token(url: str, api_key: str) -> bool:
     return resp.status_code == 200
 
 
-def _login(url: str, creds: Credentials):
+def _login(url: str, creds: Credentials, data_dir: Path):
     import requests
 
     session = requests.Session()
@@ -389,19 +389,19 @@ def _login(url: str, creds: Credentials):
     if resp.status_code != 302 or "sessionid" not in session.cookies:
         raise LabelStudioError(
             f"login as {creds.username} failed (HTTP {resp.status_code}). The data dir's user may have another "
-            f"password than LABEL_STUDIO_PASSWORD / credentials.env; reset it with\n  LABEL_STUDIO_BASE_DATA_DIR=... "
+            f"password than LABEL_STUDIO_PASSWORD / credentials.env; reset it with\n  LABEL_STUDIO_BASE_DATA_DIR={data_dir} "
             f"{LS_BIN} reset_password --username {creds.username}\nor remove the data dir.")
     # Django rotates the CSRF token at login; unsafe API calls under session auth need the new one.
     session.headers.update({"X-CSRFToken": session.cookies.get("csrftoken", csrf), "Referer": f"{url}/"})
     return session
 
 
-def create_token(url: str, creds: Credentials) -> str:
+def create_token(url: str, creds: Credentials, data_dir: Path = DEFAULT_DATA_DIR) -> str:
     """Log in with the session form and mint a PAT (POST /api/token/).
 
     Label Studio allows one live PAT per user (409 otherwise): existing ones are revoked first via
     POST /api/token/blacklist/ with the truncated form GET /api/token/ lists."""
-    session = _login(url, creds)
+    session = _login(url, creds, data_dir)
     jwt = session.get(f"{url}/api/jwt/settings", timeout=30)
     if jwt.status_code == 200 and not jwt.json().get("api_tokens_enabled", True):
         log("enabling personal access tokens for the organization (POST /api/jwt/settings)")
@@ -445,7 +445,7 @@ def token(url: str | None = None, data_dir: Path = DEFAULT_DATA_DIR, env_file: P
             write_env_file(env_file, url, current)
         log(f"token in {env_file} is valid")
         return url, current
-    api_key = create_token(url, credentials(data_dir))
+    api_key = create_token(url, credentials(data_dir), data_dir)
     if not verify_token(url, api_key):
         raise LabelStudioError("the new personal access token does not authenticate against /api/projects/")
     write_env_file(env_file, url, api_key)

@@ -1,0 +1,128 @@
+"""The one place masks and boxes cross the Label Studio boundary.
+
+Label Studio brush masks use its own RLE of a W×H×4 RGBA buffer (not COCO RLE); we encode with
+`label_studio_sdk.converter.brush.mask2rle` and decode with `decode_rle`. Rectangles travel as
+percentages of the image size; Flawmap stores pixel boxes.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from label_studio_sdk.converter import brush
+
+MASK_FROM = "artifact_mask"
+BOX_FROM = "artifact_box"
+CAPTION_FROM = "caption"
+CHOICE_FROM = "no_artifacts"
+IMAGE_TO = "image"
+MASK_LABEL = "Artifact"
+NO_ARTIFACTS_CHOICE = "No artifacts"
+
+
+class ConversionError(ValueError):
+    """A Label Studio result we cannot turn into Flawmap labels; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class LSRegion:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class LSLabels:
+    mask: np.ndarray | None  # bool H×W, None when no brush stroke
+    regions: list[LSRegion]
+    no_artifacts: bool
+
+
+def mask_to_rle(mask: np.ndarray) -> list[int]:
+    return brush.mask2rle((np.asarray(mask) != 0).astype(np.uint8) * 255)
+
+
+def rle_to_mask(rle: list[int], *, width: int, height: int) -> np.ndarray:
+    try:
+        flat = brush.decode_rle(rle)
+    except Exception as exc:  # the SDK raises bare errors on garbage input
+        raise ConversionError(f"malformed brush RLE: {exc}") from exc
+    if flat.size != width * height * 4:
+        raise ConversionError(f"brush RLE decodes to {flat.size} values, expected {width}x{height}x4")
+    # Label Studio paints strokes with alpha; the RGB channels may be anything.
+    return flat.reshape(height, width, 4)[:, :, 3] > 0
+
+
+def percent_box(x1: float, y1: float, x2: float, y2: float, *, width: int, height: int) -> dict:
+    return {"x": 100.0 * x1 / width, "y": 100.0 * y1 / height,
+            "width": 100.0 * (x2 - x1) / width, "height": 100.0 * (y2 - y1) / height, "rotation": 0}
+
+
+def pixel_box(value: dict, *, width: int, height: int) -> tuple[float, float, float, float]:
+    try:
+        x, y, w, h = (float(value[k]) for k in ("x", "y", "width", "height"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConversionError(f"rectangle without numeric x/y/width/height: {value}") from exc
+    if float(value.get("rotation") or 0) != 0:
+        raise ConversionError("rotated rectangles are not supported")
+    x1, y1 = max(0.0, x * width / 100), max(0.0, y * height / 100)
+    x2, y2 = min(float(width), (x + w) * width / 100), min(float(height), (y + h) * height / 100)
+    return x1, y1, x2, y2
+
+
+def _check_size(result: dict, width: int, height: int) -> None:
+    ow, oh = result.get("original_width"), result.get("original_height")
+    if ow is not None and oh is not None and (int(ow), int(oh)) != (width, height):
+        raise ConversionError(f"result was drawn on a {ow}x{oh} image but the Flawmap image is {width}x{height}")
+
+
+def results_to_labels(results: list[dict], *, width: int, height: int) -> LSLabels:
+    """Label Studio annotation results → mask (union of strokes), regions with captions, no-artifacts flag."""
+    mask = None
+    boxes: dict[str, tuple] = {}
+    captions: dict[str, str] = {}
+    no_artifacts = False
+    for result in results or []:
+        kind, value = result.get("type"), result.get("value") or {}
+        if kind == "brushlabels":
+            _check_size(result, width, height)
+            if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
+                raise ConversionError("brush result without an RLE list")
+            stroke = rle_to_mask(value["rle"], width=width, height=height)
+            mask = stroke if mask is None else (mask | stroke)
+        elif kind == "rectanglelabels":
+            _check_size(result, width, height)
+            labels = value.get("rectanglelabels") or []
+            if len(labels) != 1:
+                raise ConversionError(f"a rectangle needs exactly one class label, got {labels}")
+            boxes[result.get("id") or f"_{len(boxes)}"] = (*pixel_box(value, width=width, height=height), labels[0])
+        elif kind == "textarea" and result.get("from_name") == CAPTION_FROM:
+            captions[result.get("id", "")] = " ".join(value.get("text") or []).strip()
+        elif kind == "choices" and result.get("from_name") == CHOICE_FROM:
+            no_artifacts = NO_ARTIFACTS_CHOICE in (value.get("choices") or [])
+    regions = [LSRegion(x1, y1, x2, y2, label, captions.get(rid, "")) for rid, (x1, y1, x2, y2, label) in boxes.items()]
+    return LSLabels(mask=mask, regions=regions, no_artifacts=no_artifacts)
+
+
+def labels_to_results(*, mask: np.ndarray | None, regions: list[LSRegion], width: int, height: int) -> list[dict]:
+    """Flawmap labels → Label Studio results (for predictions): brush mask, boxes, per-region captions."""
+    results = []
+    if mask is not None and np.any(mask):
+        results.append({
+            "id": "mask", "from_name": MASK_FROM, "to_name": IMAGE_TO, "type": "brushlabels",
+            "original_width": width, "original_height": height, "image_rotation": 0,
+            "value": {"format": "rle", "rle": mask_to_rle(mask), "brushlabels": [MASK_LABEL]},
+        })
+    for i, region in enumerate(regions):
+        rid = f"r{i}"
+        box = percent_box(region.x1, region.y1, region.x2, region.y2, width=width, height=height)
+        common = {"id": rid, "to_name": IMAGE_TO, "original_width": width, "original_height": height,
+                  "image_rotation": 0}
+        results.append({**common, "from_name": BOX_FROM, "type": "rectanglelabels",
+                        "value": {**box, "rectanglelabels": [region.label]}})
+        if region.caption:
+            results.append({**common, "from_name": CAPTION_FROM, "type": "textarea",
+                            "value": {**box, "text": [region.caption]}})
+    return results
