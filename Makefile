@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install system-deps demo test serve worker migrate schema bench clean
+.PHONY: install system-deps demo test serve worker migrate schema bench clean labelstudio labelstudio-stop labelstudio-status
 
 install: $(INSTALLED) system-deps
 
@@ -47,6 +47,16 @@ schema: install
 
 bench: install
 	$(PY) scripts/with_test_services.py -- $(PY) bench/ingest.py
+
+# Local Label Studio 1.23.2 (own venv .venv-labelstudio) on 127.0.0.1:8089; writes var/labelstudio.env
+labelstudio: $(INSTALLED)
+	$(PY) scripts/labelstudio.py up
+
+labelstudio-stop:
+	$(PY) scripts/labelstudio.py stop
+
+labelstudio-status:
+	$(PY) scripts/labelstudio.py status
 
 clean:
 	rm -rf var/media var/flawmap.sqlite3 var/demo

@@ -34,6 +34,7 @@ pytest fixture in tests/annotator/conftest.py calls `up`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -105,8 +106,10 @@ def install(force: bool = False, python: str | None = None) -> None:
         _run([python, "-m", "venv", str(VENV)], InstallError)
     STAMP.unlink(missing_ok=True)
     log(f"pip install {REQUIREMENT} (takes a minute or two)")
-    _run([str(VENV_PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", REQUIREMENT],
-         InstallError)
+    pip = [str(VENV_PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    _run(pip + [REQUIREMENT], InstallError)
+    if force:  # repair label-studio's own files, keeping its dependencies
+        _run(pip + ["--force-reinstall", "--no-deps", REQUIREMENT], InstallError)
     got = _run([str(VENV_PY), "-c", "import importlib.metadata as m; print(m.version('label-studio'))"],
                InstallError).strip()
     if got != LABEL_STUDIO_VERSION or not LS_BIN.exists():
@@ -158,7 +161,8 @@ def credentials(data_dir: Path) -> Credentials:
     path = data_dir / "credentials.env"
     saved = _read_kv(path)
     username = os.environ.get("LABEL_STUDIO_USERNAME") or saved.get("LABEL_STUDIO_USERNAME") or DEFAULT_USERNAME
-    password = os.environ.get("LABEL_STUDIO_PASSWORD") or saved.get("LABEL_STUDIO_PASSWORD") or secrets.token_urlsafe(18)
+    password = (os.environ.get("LABEL_STUDIO_PASSWORD") or saved.get("LABEL_STUDIO_PASSWORD")
+                or secrets.token_urlsafe(18))
     # Label Studio lower-cases the e-mail at login.
     creds = Credentials(username.strip().lower(), password)
     if not saved:
@@ -223,6 +227,9 @@ def server_env(data_dir: Path, creds: Credentials) -> dict[str, str]:
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     env.update({
         "PYTHONUNBUFFERED": "1",
+        # Label Studio runs `git describe` in its package dir to report its version, and would find
+        # (and publish at /api/version/, and write into its core/version_.py) this repository's commits.
+        "GIT_CEILING_DIRECTORIES": str(VENV.parent),
         "DJANGO_DB": "sqlite",
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_USERNAME": creds.username,
@@ -389,7 +396,8 @@ def _login(url: str, creds: Credentials, data_dir: Path):
     if resp.status_code != 302 or "sessionid" not in session.cookies:
         raise LabelStudioError(
             f"login as {creds.username} failed (HTTP {resp.status_code}). The data dir's user may have another "
-            f"password than LABEL_STUDIO_PASSWORD / credentials.env; reset it with\n  LABEL_STUDIO_BASE_DATA_DIR={data_dir} "
+            f"password than LABEL_STUDIO_PASSWORD / credentials.env; reset it with\n"
+            f"  LABEL_STUDIO_BASE_DATA_DIR={data_dir} "
             f"{LS_BIN} reset_password --username {creds.username}\nor remove the data dir.")
     # Django rotates the CSRF token at login; unsafe API calls under session auth need the new one.
     session.headers.update({"X-CSRFToken": session.cookies.get("csrftoken", csrf), "Referer": f"{url}/"})
@@ -455,11 +463,35 @@ def token(url: str | None = None, data_dir: Path = DEFAULT_DATA_DIR, env_file: P
 
 # -------------------------------------------------------------------------------------------- up
 
+def is_running(data_dir: Path = DEFAULT_DATA_DIR) -> bool:
+    """Whether the server recorded in the data dir is alive and answers /health/."""
+    state = read_state(Path(data_dir).resolve())
+    return bool(state) and _pid_is_label_studio(state["pid"]) and healthy(state["url"])
+
+
+@contextlib.contextmanager
+def _exclusive(data_dir: Path):
+    """Serialise `up` across processes (e.g. pytest-xdist workers) so only one starts the server
+    and mints a token; the others then find both ready."""
+    import fcntl
+
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".up.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def up(port: int = DEFAULT_PORT, data_dir: Path = DEFAULT_DATA_DIR, env_file: Path = DEFAULT_ENV_FILE,
        timeout: float = START_TIMEOUT) -> tuple[str, str]:
-    install()
-    url = start(port, data_dir, timeout)
-    return token(url, data_dir, env_file)
+    """install + start + token; returns (url, api_key). Idempotent and safe to call concurrently."""
+    with _exclusive(data_dir):
+        install()
+        url = start(port, data_dir, timeout)
+        return token(url, data_dir, env_file)
 
 
 def status(data_dir: Path = DEFAULT_DATA_DIR, env_file: Path = DEFAULT_ENV_FILE) -> bool:
@@ -497,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
         return p
 
     p_install = sub.add_parser("install", help=f"create {VENV.name} with {REQUIREMENT}")
-    p_install.add_argument("--force", action="store_true", help="reinstall even when the stamp file is current")
+    p_install.add_argument("--force", action="store_true",
+                           help="reinstall label-studio even when the stamp file is current")
     add("start", "start the server in the background and wait until it is healthy", port=True)
     p_token = add("token", "mint a personal access token and write the env file", env=True)
     p_token.add_argument("--url", help="server URL (default: the one recorded in the data dir)")
