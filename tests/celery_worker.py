@@ -1,6 +1,7 @@
 """A real Celery worker process for tests, on the real broker and the test database."""
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKER_VAR = ROOT / "var" / "test-worker"
 
 
 def _test_database_url(test_db_name: str) -> str:
@@ -30,7 +32,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     env = {
         **os.environ,
         "DATABASE_URL": _test_database_url(connection.settings_dict["NAME"]),
-        "FLAWMAP_VAR_DIR": str(ROOT / "var" / "test-worker"),
+        "FLAWMAP_VAR_DIR": str(WORKER_VAR),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo",
@@ -59,9 +61,16 @@ def celery_worker(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def use_celery_worker(celery_worker, settings):
-    """Send tasks to the real worker in this test instead of running them in-process."""
+    """Send tasks to the real worker in this test instead of running them in-process.
+
+    The test then reads and writes blobs where the worker does (an empty folder per test).
+    """
     from backend.config.celery import app
 
+    media = WORKER_VAR / "media"
+    shutil.rmtree(media, ignore_errors=True)
+    backend = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media)}}
+    settings.STORAGES = {**settings.STORAGES, "default": backend, "blobs": backend}
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     return celery_worker

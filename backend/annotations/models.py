@@ -32,6 +32,8 @@ class Annotation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     no_artifacts = models.BooleanField(default=False, help_text="Annotator said the image is clean.")
+    score = models.FloatField(null=True, blank=True, help_text="Model confidence, for model annotations.")
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when the pass was deleted upstream.")
     is_current = models.BooleanField(default=True)
     previous = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"

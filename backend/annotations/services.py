@@ -47,6 +47,7 @@ def annotation_create(
     started_at: datetime | None = None,
     submitted_at: datetime | None = None,
     no_artifacts: bool = False,
+    score: float | None = None,
     replaces: Annotation | None = None,
 ) -> Annotation:
     """Store one labelling pass. With `replaces`, the old pass is kept as history, not overwritten."""
@@ -74,7 +75,8 @@ def annotation_create(
             replaces.save(update_fields=["is_current"])
         annotation = Annotation.objects.create(
             image=image, user=user, model_version=model_version, status=status, lead_time=lead_time,
-            started_at=started_at, submitted_at=submitted_at, no_artifacts=no_artifacts, previous=replaces,
+            started_at=started_at, submitted_at=submitted_at, no_artifacts=no_artifacts, score=score,
+            previous=replaces,
         )
         mask_label = None
         if mask is not None:
@@ -91,6 +93,18 @@ def annotation_create(
             for r in regions
         )
         image_label_summary_refresh(image=image)
+    return annotation
+
+
+@transaction.atomic
+def annotation_mark_deleted(*, annotation: Annotation) -> Annotation:
+    """Deleted upstream (e.g. in Label Studio): keep the row as history, stop counting it."""
+    annotation = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    if annotation.deleted_at is None:
+        annotation.deleted_at = timezone.now()
+        annotation.is_current = False
+        annotation.save(update_fields=["deleted_at", "is_current"])
+        image_label_summary_refresh(image=annotation.image)
     return annotation
 
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from annotator import apis as labelstudio_apis
 from backend.annotations import apis as annotation_apis
 from backend.images import apis as image_apis
 from backend.taxonomy import apis as taxonomy_apis
@@ -25,6 +26,14 @@ api = [
     path("images/<int:image_id>/masks/", annotation_apis.ImageMaskCreateApi.as_view(), name="image-masks"),
     path("annotations/<int:annotation_id>/", annotation_apis.AnnotationDetailApi.as_view(), name="annotation-detail"),
     path("annotations/<int:annotation_id>/mask", annotation_apis.AnnotationMaskApi.as_view(), name="annotation-mask"),
+    path("campaigns/", labelstudio_apis.CampaignListApi.as_view(), name="campaign-list"),
+    path("campaigns/<int:campaign_id>/", labelstudio_apis.CampaignDetailApi.as_view(), name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/push", labelstudio_apis.CampaignPushApi.as_view(), name="campaign-push"),
+    path("campaigns/<int:campaign_id>/reconcile", labelstudio_apis.CampaignReconcileApi.as_view(),
+         name="campaign-reconcile"),
+    path("labelstudio/webhook/", labelstudio_apis.LabelStudioWebhookApi.as_view(), name="labelstudio-webhook"),
+    path("labelstudio/events/", labelstudio_apis.WebhookEventListApi.as_view(), name="labelstudio-events"),
+    path("labelstudio/images/<str:token>", labelstudio_apis.SignedImageFileApi.as_view(), name="signed-image-file"),
 ]
 
 urlpatterns = [

@@ -9,3 +9,4 @@ from backend.config.settings.api import *  # noqa: F401,F403
 from backend.config.settings.celery import *  # noqa: F401,F403
 from backend.config.settings.storage import *  # noqa: F401,F403
 from backend.config.settings.ingest import *  # noqa: F401,F403
+from backend.config.settings.labelstudio import *  # noqa: F401,F403

@@ -15,3 +15,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600)
 }
 CELERY_TIMEZONE = "UTC"
+
+# Periodic jobs (run by `celery beat`).
+CELERY_BEAT_SCHEDULE = {
+    "labelstudio-reconcile": {
+        "task": "annotator.reconcile_all",
+        "schedule": env.int("LABEL_STUDIO_RECONCILE_SECONDS", default=300),
+    },
+}
+
+# Queues by workload: `io` talks to Label Studio and builds exports, `gpu` trains and predicts.
+CELERY_TASK_ROUTES = {"annotator.*": {"queue": "io"}}

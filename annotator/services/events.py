@@ -1,0 +1,80 @@
+"""Webhook deliveries: record at once, convert later in a job, failures kept with their reason."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotator.models import Campaign, WebhookEvent
+from annotator.services.intake import CREATED, DELETED, UPDATED, IntakeError, ls_annotation_apply, ls_annotation_delete
+from backend.core.exceptions import ApplicationError
+
+ANNOTATION_ACTIONS = {"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED"}
+DELETE_ACTIONS = {"ANNOTATIONS_DELETED", "ANNOTATION_DELETED"}
+
+
+def _project_id(payload: dict) -> int | None:
+    project = payload.get("project")
+    if isinstance(project, dict):
+        project = project.get("id")
+    return project if isinstance(project, int) else None
+
+
+@transaction.atomic
+def webhook_event_record(*, payload: dict, source: str = WebhookEvent.Source.WEBHOOK) -> WebhookEvent:
+    return WebhookEvent.objects.create(
+        source=source, action=str(payload.get("action") or "")[:60], ls_project_id=_project_id(payload),
+        payload=payload,
+    )
+
+
+@dataclass
+class _Outcome:
+    changed: int = 0
+
+
+def _apply(event: WebhookEvent) -> _Outcome:
+    payload = event.payload
+    campaign = Campaign.objects.filter(ls_project_id=event.ls_project_id).first()
+    if campaign is None:
+        raise IntakeError(f"Label Studio project {event.ls_project_id} belongs to no Flawmap campaign")
+    outcome = _Outcome()
+    if event.action in ANNOTATION_ACTIONS:
+        annotations = payload.get("annotations") or ([payload["annotation"]] if payload.get("annotation") else [])
+        if not annotations:
+            raise IntakeError(f"{event.action} without an annotation in its payload")
+        tasks = {t.get("id"): t for t in (payload.get("tasks") or [])}
+        if isinstance(payload.get("task"), dict):
+            tasks[payload["task"].get("id")] = payload["task"]
+        for annotation in annotations:
+            task = tasks.get(annotation.get("task")) or payload.get("task")
+            if not isinstance(task, dict):
+                raise IntakeError(f"annotation {annotation.get('id')} comes without its task")
+            if ls_annotation_apply(campaign=campaign, task=task, annotation=annotation) in (CREATED, UPDATED):
+                outcome.changed += 1
+    elif event.action in DELETE_ACTIONS:
+        for annotation in payload.get("annotations") or [payload.get("annotation") or {}]:
+            if ls_annotation_delete(ls_annotation_id=annotation.get("id")) == DELETED:
+                outcome.changed += 1
+    else:
+        raise IntakeError(f"unhandled webhook action {event.action!r}")
+    return outcome
+
+
+def webhook_event_process(*, event_id: int) -> WebhookEvent:
+    """Convert one recorded event. Only pending events are processed, so a re-run is harmless."""
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+            if event.status != WebhookEvent.Status.PENDING:
+                return event
+            outcome = _apply(event)
+            event.status = WebhookEvent.Status.PROCESSED if outcome.changed else WebhookEvent.Status.SKIPPED
+            event.processed_at = timezone.now()
+            event.save(update_fields=["status", "processed_at"])
+            return event
+    except ApplicationError as exc:
+        # Everything the event wrote was rolled back; only the failure is recorded.
+        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+            status=WebhookEvent.Status.FAILED, error=exc.message, processed_at=timezone.now())
+        return WebhookEvent.objects.get(pk=event_id)

@@ -1,0 +1,127 @@
+"""Label Studio annotations → Flawmap annotations. Shared by the webhook job and reconcile.
+
+Idempotent by (Label Studio annotation id, updated_at): seeing the same version twice stores nothing;
+a newer version replaces the Flawmap annotation and keeps the old one as history.
+"""
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from annotator.client import ls_client
+from annotator.converter import ConversionError, results_to_labels
+from annotator.models import Campaign, CampaignTask, LabelStudioUser, SyncedAnnotation
+from annotator.services.push import IMAGE_ID_FIELD
+from backend.annotations.masks import mask_array_to_canonical
+from backend.annotations.models import Annotation
+from backend.annotations.services import RegionInput, annotation_create, annotation_mark_deleted
+from backend.core.exceptions import ApplicationError
+from backend.core.roles import Role
+from backend.core.users import user_get_or_create_with_role
+from backend.images.models import GeneratedImage
+from backend.taxonomy.selectors import artifact_class_list
+
+CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
+
+
+class IntakeError(ApplicationError):
+    """An annotation that cannot be stored; the event is marked failed with this message."""
+
+
+def _when(value) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(str(value or ""))
+    if parsed is None:
+        raise IntakeError(f"annotation has no valid updated_at: {value!r}")
+    return parsed
+
+
+def _image_for(campaign: Campaign, task: dict) -> GeneratedImage:
+    link = CampaignTask.objects.select_related("image").filter(ls_task_id=task.get("id")).first()
+    if link is not None:
+        return link.image
+    image_id = (task.get("data") or {}).get(IMAGE_ID_FIELD)
+    image = GeneratedImage.objects.filter(pk=image_id).first() if isinstance(image_id, int) else None
+    if image is None:
+        raise IntakeError(f"Label Studio task {task.get('id')} is not a Flawmap task (no known {IMAGE_ID_FIELD})")
+    return image
+
+
+def _user_for(ls_user_id) -> "get_user_model()":
+    if not isinstance(ls_user_id, int):
+        raise IntakeError(f"annotation has no completed_by user id: {ls_user_id!r}")
+    link = LabelStudioUser.objects.select_related("user").filter(ls_user_id=ls_user_id).first()
+    if link is not None:
+        return link.user
+    try:
+        email = ls_client().users.get(id=ls_user_id).email or ""
+    except Exception:  # the user may be gone upstream; we still keep the label, attributed by id
+        email = ""
+    user = user_get_or_create_with_role(username=email or f"labelstudio-{ls_user_id}", role=Role.ANNOTATOR)
+    LabelStudioUser.objects.get_or_create(ls_user_id=ls_user_id, defaults={"user": user, "email": email})
+    return user
+
+
+def _regions(labels) -> list[RegionInput]:
+    by_name = {c.name: c for c in artifact_class_list()}
+    regions = []
+    for region in labels.regions:
+        cls = by_name.get(region.label)
+        if cls is None:
+            raise IntakeError(f"unknown artifact class label {region.label!r}")
+        regions.append(RegionInput(region.x1, region.y1, region.x2, region.y2, cls, region.caption))
+    return regions
+
+
+@transaction.atomic
+def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> str:
+    """Store one Label Studio annotation (created or updated)."""
+    ls_id = annotation.get("id")
+    if not isinstance(ls_id, int):
+        raise IntakeError("annotation without an integer id")
+    updated_at = _when(annotation.get("updated_at") or annotation.get("created_at"))
+    synced = SyncedAnnotation.objects.select_for_update().filter(ls_annotation_id=ls_id).first()
+    if synced is not None and (synced.deleted_at is not None or synced.ls_updated_at >= updated_at):
+        return UNCHANGED
+    image = _image_for(campaign, task)
+    try:
+        labels = results_to_labels(annotation.get("result") or [], width=image.width, height=image.height)
+    except ConversionError as exc:
+        raise IntakeError(f"annotation {ls_id}: {exc}") from exc
+    regions = _regions(labels)
+    previous = synced.annotation if synced is not None and synced.annotation.is_current else None
+    lead_time = annotation.get("lead_time")
+    stored = annotation_create(
+        image=image,
+        user=_user_for(annotation.get("completed_by")),
+        mask=mask_array_to_canonical(labels.mask) if labels.mask is not None else None,
+        regions=regions,
+        # A skipped (cancelled) task is kept for the time it cost but never counts as a label.
+        status=Annotation.Status.REJECTED if annotation.get("was_cancelled") else Annotation.Status.SUBMITTED,
+        lead_time=float(lead_time) if lead_time is not None else None,
+        started_at=_when(annotation["draft_created_at"]) if annotation.get("draft_created_at") else None,
+        submitted_at=updated_at,
+        no_artifacts=labels.no_artifacts,
+        replaces=previous,
+    )
+    if synced is None:
+        SyncedAnnotation.objects.create(campaign=campaign, ls_annotation_id=ls_id, ls_task_id=task.get("id") or 0,
+                                        ls_updated_at=updated_at, annotation=stored)
+        return CREATED
+    synced.ls_updated_at, synced.annotation = updated_at, stored
+    synced.save(update_fields=["ls_updated_at", "annotation"])
+    return UPDATED
+
+
+@transaction.atomic
+def ls_annotation_delete(*, ls_annotation_id: int) -> str:
+    synced = SyncedAnnotation.objects.select_for_update().filter(ls_annotation_id=ls_annotation_id).first()
+    if synced is None or synced.deleted_at is not None:
+        return UNCHANGED
+    deleted = annotation_mark_deleted(annotation=synced.annotation)
+    synced.deleted_at = deleted.deleted_at
+    synced.save(update_fields=["deleted_at"])
+    return DELETED

@@ -1,0 +1,69 @@
+"""Create or update a campaign's Label Studio project and webhook; running it twice changes nothing."""
+
+from django.conf import settings
+from django.db import transaction
+
+from annotator.client import ls_client
+from annotator.labeling_config import labeling_config
+from annotator.models import Campaign
+from backend.core.exceptions import ApplicationError
+from backend.images.models import Generator
+from backend.taxonomy.selectors import artifact_class_list
+
+WEBHOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
+
+
+def project_title(campaign: Campaign) -> str:
+    return f"Flawmap: {campaign.name}"[:50]  # Label Studio caps titles at 50 characters
+
+
+def campaign_labeling_config() -> str:
+    return labeling_config([(c.name, c.definition) for c in artifact_class_list()])
+
+
+@transaction.atomic
+def campaign_create(*, name: str, description: str = "", generator: Generator | None = None) -> Campaign:
+    if Campaign.objects.filter(name=name).exists():
+        raise ApplicationError(f"campaign {name!r} already exists")
+    return Campaign.objects.create(name=name, description=description, generator=generator)
+
+
+def _find_project(ls, campaign: Campaign):
+    if campaign.ls_project_id:
+        for project in ls.projects.list():
+            if project.id == campaign.ls_project_id:
+                return project
+    # Our row may have lost the id (crash after create): adopt the project by its title.
+    title = project_title(campaign)
+    return next((p for p in ls.projects.list() if p.title == title), None)
+
+
+def campaign_provision(*, campaign: Campaign) -> Campaign:
+    ls = ls_client()
+    config = campaign_labeling_config()
+    project = _find_project(ls, campaign)
+    if project is None:
+        project = ls.projects.create(title=project_title(campaign), description=campaign.description or "",
+                                     label_config=config)
+    elif (project.label_config or "").strip() != config.strip():
+        ls.projects.update(id=project.id, label_config=config)
+
+    headers = {settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET}
+    hooks = [h for h in ls.webhooks.list(project=str(project.id)) if h.url == settings.LABEL_STUDIO_WEBHOOK_URL]
+    for extra in hooks[1:]:
+        ls.webhooks.delete(id=extra.id)
+    wanted = {"headers": headers, "actions": WEBHOOK_ACTIONS, "send_payload": True, "send_for_all_actions": False,
+              "is_active": True}
+    if hooks:
+        hook = hooks[0]
+        current = {"headers": hook.headers, "actions": sorted(hook.actions or []), "send_payload": hook.send_payload,
+                   "send_for_all_actions": hook.send_for_all_actions, "is_active": hook.is_active}
+        if current != {**wanted, "actions": sorted(WEBHOOK_ACTIONS)}:
+            ls.webhooks.update(id=hook.id, url=settings.LABEL_STUDIO_WEBHOOK_URL, **wanted)
+    else:
+        hook = ls.webhooks.create(url=settings.LABEL_STUDIO_WEBHOOK_URL, project=project.id, **wanted)
+
+    if (campaign.ls_project_id, campaign.ls_webhook_id) != (project.id, hook.id):
+        campaign.ls_project_id, campaign.ls_webhook_id = project.id, hook.id
+        campaign.save(update_fields=["ls_project_id", "ls_webhook_id"])
+    return campaign

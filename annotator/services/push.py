@@ -1,0 +1,115 @@
+"""Send images to a campaign's Label Studio project as tasks, with the model's guess as a prediction."""
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from PIL import Image
+
+from annotator.client import ls_client
+from annotator.converter import LSRegion, labels_to_results
+from annotator.models import Campaign, CampaignTask
+from annotator.signing import image_signed_url
+from backend.annotations.models import Annotation
+from backend.core.blobs import blob_read
+from backend.core.exceptions import ApplicationError
+from backend.images.models import GeneratedImage
+
+IMAGE_ID_FIELD = "flawmap_image_id"
+
+
+@dataclass
+class PushReport:
+    pushed: int = 0
+    already_there: int = 0
+    with_prediction: int = 0
+
+
+def _latest_model_annotation(image: GeneratedImage) -> Annotation | None:
+    candidates = [a for a in image.annotations.all() if a.model_version_id and a.is_current and a.deleted_at is None]
+    return max(candidates, key=lambda a: (a.created_at, a.pk), default=None)
+
+
+def prediction_for(image: GeneratedImage) -> tuple[dict | None, Annotation | None]:
+    annotation = _latest_model_annotation(image)
+    if annotation is None:
+        return None, None
+    mask = None
+    masks = list(annotation.masks.all())
+    if masks:
+        mask = np.asarray(Image.open(io.BytesIO(blob_read(masks[0].blob)))) != 0
+    regions = [LSRegion(r.x1, r.y1, r.x2, r.y2, r.artifact_class.name, r.caption) for r in annotation.regions.all()]
+    result = labels_to_results(mask=mask, regions=regions, width=image.width, height=image.height)
+    prediction = {"model_version": str(annotation.model_version), "result": result}
+    if annotation.score is not None:
+        prediction["score"] = annotation.score
+    return prediction, annotation
+
+
+def _tasks_already_in_project(ls, project_id: int) -> dict[int, int]:
+    """flawmap image id → task id for every task of the project (catches tasks we lost track of)."""
+    found = {}
+    for task in ls.tasks.list(project=project_id, fields="all"):
+        image_id = (task.data or {}).get(IMAGE_ID_FIELD)
+        if isinstance(image_id, int):
+            found.setdefault(image_id, task.id)
+    return found
+
+
+def campaign_push_images(*, campaign: Campaign, image_ids: list[int]) -> PushReport:
+    if not campaign.ls_project_id:
+        raise ApplicationError(f"campaign {campaign.name!r} has no Label Studio project yet; provision it first")
+    ls = ls_client()
+    report = PushReport()
+    known = set(CampaignTask.objects.filter(campaign=campaign, image_id__in=image_ids).values_list("image_id", flat=True))
+    wanted = [i for i in dict.fromkeys(image_ids) if i not in known]
+    report.already_there = len(image_ids) - len(wanted)
+    if not wanted:
+        return report
+    images = {
+        im.pk: im for im in GeneratedImage.objects.filter(pk__in=wanted).prefetch_related(
+            "annotations__masks__blob", "annotations__regions__artifact_class", "annotations__model_version")
+    }
+    missing = [i for i in wanted if i not in images]
+    if missing:
+        raise ApplicationError(f"unknown image id(s): {missing[:10]}")
+
+    upstream = _tasks_already_in_project(ls, campaign.ls_project_id)
+    adopted = [CampaignTask(campaign=campaign, image_id=i, ls_task_id=upstream[i]) for i in wanted if i in upstream]
+    CampaignTask.objects.bulk_create(adopted, ignore_conflicts=True)
+    report.already_there += len(adopted)
+    todo = [images[i] for i in wanted if i not in upstream]
+
+    size = settings.LABEL_STUDIO_IMPORT_BATCH_SIZE
+    for start in range(0, len(todo), size):
+        batch = todo[start:start + size]
+        payload, predictions = [], []
+        for image in batch:
+            prediction, source = prediction_for(image)
+            task = {"data": {"image": image_signed_url(image_id=image.pk), IMAGE_ID_FIELD: image.pk,
+                             "sha256": image.blob_id, "generator": str(image.generator_id)}}
+            if prediction is not None:
+                task["predictions"] = [prediction]
+                report.with_prediction += 1
+            payload.append(task)
+            predictions.append(source)
+        response = ls.projects.import_tasks(id=campaign.ls_project_id, request=payload, return_task_ids=True)
+        task_ids = list(response.task_ids or [])
+        if len(task_ids) != len(batch):
+            raise ApplicationError(f"Label Studio created {len(task_ids)} tasks for {len(batch)} images")
+        # Label Studio returns the new ids in the order the tasks were sent.
+        CampaignTask.objects.bulk_create([
+            CampaignTask(campaign=campaign, image=image, ls_task_id=task_id, prediction=source)
+            for image, task_id, source in zip(batch, task_ids, predictions)
+        ])
+        report.pushed += len(batch)
+    return report
+
+
+def unlabelled_image_ids(*, campaign: Campaign, limit: int) -> list[int]:
+    """Images not labelled yet and not in the campaign, oldest first (active learning will order them later)."""
+    qs = GeneratedImage.objects.filter(is_labelled=False).exclude(campaign_tasks__campaign=campaign)
+    if campaign.generator_id:
+        qs = qs.filter(generator_id=campaign.generator_id)
+    return list(qs.order_by("created_at", "id").values_list("id", flat=True)[:limit])

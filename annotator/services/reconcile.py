@@ -1,0 +1,92 @@
+"""Pull what webhooks missed: every annotation changed since the watermark, plus deletions."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotator.client import ls_client
+from annotator.models import Campaign, SyncedAnnotation, WebhookEvent
+from annotator.services.intake import CREATED, UPDATED, IntakeError, _when, ls_annotation_apply, ls_annotation_delete
+from annotator.services.provision import campaign_provision
+
+# Annotations saved within this window before the watermark are looked at again (clock ties, slow commits).
+WATERMARK_SLACK = timedelta(minutes=5)
+
+
+@dataclass
+class ReconcileReport:
+    applied: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    deleted: int = 0
+    webhook_reenabled: bool = False
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _ensure_webhook(ls, campaign: Campaign) -> bool:
+    """Label Studio disables a webhook after repeated failures; switch it back on (or recreate it)."""
+    hook = None
+    if campaign.ls_webhook_id:
+        hook = next((h for h in ls.webhooks.list(project=str(campaign.ls_project_id)) if h.id == campaign.ls_webhook_id), None)
+    if hook is None:
+        campaign_provision(campaign=campaign)
+        return True
+    if not hook.is_active:
+        ls.webhooks.update(id=hook.id, is_active=True)
+        return True
+    return False
+
+
+def _record_failure(campaign: Campaign, task: dict, annotation: dict, error: str) -> None:
+    key = {"annotation_id": annotation.get("id"), "updated_at": str(annotation.get("updated_at"))}
+    exists = WebhookEvent.objects.filter(
+        source=WebhookEvent.Source.RECONCILE, status=WebhookEvent.Status.FAILED,
+        payload__annotation__id=key["annotation_id"], payload__annotation__updated_at=annotation.get("updated_at"),
+    ).exists()
+    if not exists:
+        WebhookEvent.objects.create(
+            source=WebhookEvent.Source.RECONCILE, action="RECONCILE", ls_project_id=campaign.ls_project_id,
+            payload={"annotation": annotation, "task": task}, status=WebhookEvent.Status.FAILED, error=error,
+            processed_at=timezone.now(),
+        )
+
+
+def campaign_reconcile(*, campaign: Campaign) -> ReconcileReport:
+    if not campaign.ls_project_id:
+        campaign_provision(campaign=campaign)
+    ls = ls_client()
+    report = ReconcileReport(webhook_reenabled=_ensure_webhook(ls, campaign))
+    watermark = campaign.reconciled_until
+    newest = watermark
+    seen: set[int] = set()
+    for task_obj in ls.tasks.list(project=campaign.ls_project_id, fields="all"):
+        task = {"id": task_obj.id, "data": task_obj.data or {}}
+        for annotation in task_obj.annotations or []:
+            seen.add(annotation["id"])
+            updated_at = _when(annotation.get("updated_at") or annotation.get("created_at"))
+            newest = max(newest, updated_at) if newest else updated_at
+            if watermark is not None and updated_at < watermark - WATERMARK_SLACK:
+                report.unchanged += 1
+                continue
+            try:
+                outcome = ls_annotation_apply(campaign=campaign, task=task, annotation=annotation)
+            except IntakeError as exc:
+                _record_failure(campaign, task, annotation, exc.message)
+                report.failed += 1
+                continue
+            if outcome in (CREATED, UPDATED):
+                report.applied += 1
+            else:
+                report.unchanged += 1
+    gone = SyncedAnnotation.objects.filter(campaign=campaign, deleted_at=None).exclude(ls_annotation_id__in=seen)
+    for ls_id in gone.values_list("ls_annotation_id", flat=True):
+        ls_annotation_delete(ls_annotation_id=ls_id)
+        report.deleted += 1
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).update(reconciled_until=newest)
+    campaign.reconciled_until = newest
+    return report

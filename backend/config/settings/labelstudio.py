@@ -1,0 +1,28 @@
+import hashlib
+import hmac
+
+from annotator.server import DEFAULT_ENV_FILE, read_env_file
+from backend.config.settings.base import FLAWMAP_PUBLIC_URL, SECRET_KEY
+from backend.config.settings.env import env
+
+# `make labelstudio` writes var/labelstudio.env for a local server; the environment wins over it.
+_local = read_env_file(DEFAULT_ENV_FILE) if DEFAULT_ENV_FILE.is_file() else {}
+LABEL_STUDIO_URL = (env.str("LABEL_STUDIO_URL", default="") or _local.get("LABEL_STUDIO_URL", "")).rstrip("/")
+LABEL_STUDIO_API_KEY = env.str("LABEL_STUDIO_API_KEY", default="") or _local.get("LABEL_STUDIO_API_KEY", "")
+# Shared secret Label Studio sends in a header with every webhook. Without one configured it is
+# derived from SECRET_KEY, so every process of one deployment agrees on it.
+LABEL_STUDIO_WEBHOOK_SECRET = env.str("LABEL_STUDIO_WEBHOOK_SECRET", default="") or hmac.new(
+    SECRET_KEY.encode(), b"flawmap-labelstudio-webhook", hashlib.sha256
+).hexdigest()
+LABEL_STUDIO_WEBHOOK_HEADER = "X-Flawmap-Webhook-Secret"
+# Where Label Studio posts webhooks (must be reachable from the Label Studio server).
+LABEL_STUDIO_WEBHOOK_URL = env.str("LABEL_STUDIO_WEBHOOK_URL", default="") or (
+    f"{FLAWMAP_PUBLIC_URL.rstrip('/')}/api/labelstudio/webhook/"
+)
+# Tasks per import request; Label Studio handles a few hundred comfortably per call.
+LABEL_STUDIO_IMPORT_BATCH_SIZE = env.int("LABEL_STUDIO_IMPORT_BATCH_SIZE", default=100)
+LABEL_STUDIO_TIMEOUT = env.float("LABEL_STUDIO_TIMEOUT", default=30.0)
+# How often the beat schedule runs the reconcile job (seconds).
+LABEL_STUDIO_RECONCILE_SECONDS = env.int("LABEL_STUDIO_RECONCILE_SECONDS", default=300)
+# Lifetime of the signed image links handed to Label Studio (seconds).
+FLAWMAP_SIGNED_URL_MAX_AGE = env.int("FLAWMAP_SIGNED_URL_MAX_AGE", default=30 * 24 * 3600)
