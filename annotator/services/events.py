@@ -1,5 +1,6 @@
 """Webhook deliveries: record at once, convert later in a job, failures kept with their reason."""
 
+import logging
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -8,6 +9,8 @@ from django.utils import timezone
 from annotator.models import Campaign, WebhookEvent
 from annotator.services.intake import CREATED, DELETED, UPDATED, IntakeError, ls_annotation_apply, ls_annotation_delete
 from backend.core.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 ANNOTATION_ACTIONS = {"ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED"}
 DELETE_ACTIONS = {"ANNOTATIONS_DELETED", "ANNOTATION_DELETED"}
@@ -74,7 +77,11 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent:
             event.save(update_fields=["status", "processed_at"])
             return event
     except ApplicationError as exc:
-        # Everything the event wrote was rolled back; only the failure is recorded.
-        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
-            status=WebhookEvent.Status.FAILED, error=exc.message, processed_at=timezone.now())
-        return WebhookEvent.objects.get(pk=event_id)
+        error = exc.message
+    except Exception as exc:  # never leave an event pending forever; reconcile recovers the annotation
+        logger.exception("webhook event %s failed", event_id)
+        error = f"unexpected error: {exc.__class__.__name__}: {exc}"
+    # Everything the event wrote was rolled back; only the failure is recorded.
+    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+        status=WebhookEvent.Status.FAILED, error=error, processed_at=timezone.now())
+    return WebhookEvent.objects.get(pk=event_id)

@@ -76,6 +76,14 @@ def _regions(labels) -> list[RegionInput]:
     return regions
 
 
+def _lock_annotation_id(ls_id: int) -> None:
+    """Webhook job and reconcile may meet on the same annotation; the second waits and then sees it stored."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x464D, ls_id])  # 0x464D: "FM" namespace
+
+
 @transaction.atomic
 def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> str:
     """Store one Label Studio annotation (created or updated)."""
@@ -83,6 +91,7 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
     if not isinstance(ls_id, int):
         raise IntakeError("annotation without an integer id")
     updated_at = _when(annotation.get("updated_at") or annotation.get("created_at"))
+    _lock_annotation_id(ls_id)
     synced = SyncedAnnotation.objects.select_for_update().filter(ls_annotation_id=ls_id).first()
     if synced is not None and (synced.deleted_at is not None or synced.ls_updated_at >= updated_at):
         return UNCHANGED
