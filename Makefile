@@ -26,6 +26,7 @@ migrate: install
 
 # Embedded defaults: SQLite under var/, blobs under var/media, Celery tasks in-process.
 demo: migrate
+	$(PY) scripts/labelstudio.py up
 	$(PY) manage.py demo
 
 test: install

@@ -18,9 +18,15 @@ from backend.images.batch import images_ingest_batch
 from backend.images.folder import folder_items, folder_plan
 from backend.images.models import GeneratedImage, Generator
 from backend.images.services import task_resolve
+from annotator.models import Campaign, CampaignTask
+from annotator.services.provision import campaign_create, campaign_provision
+from annotator.services.push import campaign_push_images, unlabelled_image_ids
 from ml.synthetic import generate_dataset
 
 DEMO_GENERATOR = ("flawmap-demo-artifacts", "synthetic-v1")
+# A "new generator" whose images arrive unlabelled: they go to a Label Studio campaign.
+NEW_GENERATOR = ("flawmap-demo-newgen", "v0")
+CAMPAIGN_NAME = "demo: label the new generator"
 
 
 class Command(BaseCommand):
@@ -46,6 +52,7 @@ class Command(BaseCommand):
         report = images_ingest_batch(items=folder_items(plan), generator=generator,
                                      task=task_resolve(slug="other"), annotator=annotator)
         username, password, token = self._demo_admin()
+        campaign_line = self._label_studio_campaign(out.parent / "newgen", size)
 
         images = GeneratedImage.objects.filter(generator=generator)
         pars = list(images.exclude(par=None).values_list("par", flat=True))
@@ -65,7 +72,31 @@ class Command(BaseCommand):
             f"blobs: {settings.STORAGES['blobs']['BACKEND'].rsplit('.', 1)[-1]}\n\n"
             f"Browse it: `make serve`, then open http://127.0.0.1:8000/api/docs/ "
             f"(log in at /api-auth/login/ as {username} / {password})\n"
-            f"or: curl -H 'Authorization: Token {token}' 'http://127.0.0.1:8000/api/images/?ordering=-par'"
+            f"or: curl -H 'Authorization: Token {token}' 'http://127.0.0.1:8000/api/images/?ordering=-par'\n"
+            f"{campaign_line}"
+        )
+
+    def _label_studio_campaign(self, folder: Path, size: int) -> str:
+        """Ingest a few unlabelled images of a "new generator" and send them to Label Studio."""
+        records = generate_dataset(folder, n=12, size=size, seed=1, overwrite=True)
+        name, version = NEW_GENERATOR
+        generator, _ = Generator.objects.get_or_create(name=name, version=version,
+                                                       defaults={"family": Generator.Family.DIFFUSION})
+        report = images_ingest_batch(items=folder_items(folder_plan(folder / "images")), generator=generator,
+                                     task=task_resolve(slug="text_to_image"))
+        if not settings.LABEL_STUDIO_URL:
+            return (f"ingested {report.ingested} unlabelled images of {name}; Label Studio is not configured "
+                    f"(run `make labelstudio`), so no campaign was created")
+        campaign = Campaign.objects.filter(name=CAMPAIGN_NAME).first() or campaign_create(
+            name=CAMPAIGN_NAME, generator=generator)
+        campaign_provision(campaign=campaign)
+        push = campaign_push_images(campaign=campaign, image_ids=unlabelled_image_ids(campaign=campaign, limit=len(records)))
+        total = CampaignTask.objects.filter(campaign=campaign).count()
+        return (
+            f"Label Studio: campaign {campaign.name!r} = project {campaign.ls_project_id} with {total} tasks "
+            f"({push.pushed} pushed now) at {settings.LABEL_STUDIO_URL}/projects/{campaign.ls_project_id}/data "
+            f"(login in var/labelstudio/credentials.env). Annotations come back through the webhook while "
+            f"`make serve` runs, or with `python manage.py labelstudio_reconcile`."
         )
 
     def _demo_admin(self) -> tuple[str, str, str]:
