@@ -334,6 +334,23 @@ def _terminate(pid: int, grace: float = 20.0) -> None:
     _reap(pid)
 
 
+def _wait_port_free(port: int, pid: int, timeout: float = 20.0) -> None:
+    """The leader can exit before the rest of its process group lets go of the port; a restart
+    right after `stop` would then find the port taken."""
+    deadline = time.monotonic() + timeout
+    killed = False
+    while _port_in_use(port):
+        if time.monotonic() > deadline:
+            raise LabelStudioError(f"port {port} is still in use after stopping pid {pid}")
+        if not killed and time.monotonic() > deadline - timeout / 2:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            killed = True
+        time.sleep(0.2)
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)  # only succeeds when the server is our own child
@@ -351,6 +368,7 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR) -> bool:
     running = _pid_is_label_studio(state["pid"])
     if running:
         _terminate(state["pid"])
+        _wait_port_free(state["port"], state["pid"])
         log(f"stopped Label Studio (pid {state['pid']}, {state['url']})")
     else:
         log("not running (removed a stale server.json)")
