@@ -166,3 +166,30 @@ def test_lost_webhooks_and_a_restart_are_recovered_by_reconcile(loop, live_serve
     assert again.applied == 0 and Annotation.objects.count() == 50
     hook = next(h for h in ls_client().webhooks.list(project=str(loop.ls_project_id)))
     assert hook.is_active
+
+
+def test_reconcile_reenables_the_webhook_and_follows_updates_and_deletes(loop, settings):
+    settings.LABEL_STUDIO_WEBHOOK_URL = "http://127.0.0.1:9/nobody-listens/"  # every delivery is lost
+    campaign_provision(campaign=loop)
+    batch = images(loop, 2, seed=300)
+    campaign_push_images(campaign=loop, image_ids=[im.pk for im in batch])
+    ls = ls_client()
+    first_task, second_task = CampaignTask.objects.filter(campaign=loop).order_by("id").values_list("ls_task_id", flat=True)
+    kept = ls.annotations.create(id=first_task, result=an_annotation_result(1)[1], lead_time=5.0)
+    dropped = ls.annotations.create(id=second_task, result=an_annotation_result(2)[1], lead_time=6.0)
+    ls.webhooks.update(id=loop.ls_webhook_id, is_active=False)  # as Label Studio does after repeated failures
+
+    report = campaign_reconcile(campaign=Campaign.objects.get(pk=loop.pk))
+    assert report.webhook_reenabled and report.applied == 2
+    assert next(h for h in ls.webhooks.list(project=str(loop.ls_project_id))).is_active
+
+    time.sleep(1.1)  # updated_at must move past the first version
+    ls.annotations.update(id=kept.id, result=an_annotation_result(7)[1], lead_time=9.0)
+    ls.annotations.delete(id=dropped.id)
+    report = campaign_reconcile(campaign=Campaign.objects.get(pk=loop.pk))
+    assert (report.applied, report.deleted) == (1, 1)
+    current = SyncedAnnotation.objects.get(ls_annotation_id=kept.id).annotation
+    assert current.lead_time == 9.0 and current.previous is not None and not current.previous.is_current
+    assert current.regions.get().caption == "extra finger 7"
+    gone = SyncedAnnotation.objects.get(ls_annotation_id=dropped.id)
+    assert gone.deleted_at is not None and gone.annotation.deleted_at is not None
