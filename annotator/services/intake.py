@@ -30,7 +30,7 @@ class IntakeError(ApplicationError):
     """An annotation that cannot be stored; the event is marked failed with this message."""
 
 
-def _when(value) -> datetime:
+def parse_ls_time(value) -> datetime:
     if isinstance(value, datetime):
         return value
     parsed = parse_datetime(str(value or ""))
@@ -90,7 +90,7 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
     ls_id = annotation.get("id")
     if not isinstance(ls_id, int):
         raise IntakeError("annotation without an integer id")
-    updated_at = _when(annotation.get("updated_at") or annotation.get("created_at"))
+    updated_at = parse_ls_time(annotation.get("updated_at") or annotation.get("created_at"))
     _lock_annotation_id(ls_id)
     synced = SyncedAnnotation.objects.select_for_update().filter(ls_annotation_id=ls_id).first()
     if synced is not None and (synced.deleted_at is not None or synced.ls_updated_at >= updated_at):
@@ -111,7 +111,7 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
         # A skipped (cancelled) task is kept for the time it cost but never counts as a label.
         status=Annotation.Status.REJECTED if annotation.get("was_cancelled") else Annotation.Status.SUBMITTED,
         lead_time=float(lead_time) if lead_time is not None else None,
-        started_at=_when(annotation["draft_created_at"]) if annotation.get("draft_created_at") else None,
+        started_at=parse_ls_time(annotation["draft_created_at"]) if annotation.get("draft_created_at") else None,
         submitted_at=updated_at,
         no_artifacts=labels.no_artifacts,
         replaces=previous,

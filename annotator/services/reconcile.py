@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from annotator.client import ls_client
 from annotator.models import Campaign, SyncedAnnotation, WebhookEvent
-from annotator.services.intake import CREATED, UPDATED, IntakeError, _when, ls_annotation_apply, ls_annotation_delete
+from annotator.services.intake import CREATED, UPDATED, IntakeError, parse_ls_time, ls_annotation_apply, ls_annotation_delete
 from annotator.services.provision import campaign_provision
 
 # Annotations saved within this window before the watermark are looked at again (clock ties, slow commits).
@@ -67,7 +67,7 @@ def campaign_reconcile(*, campaign: Campaign) -> ReconcileReport:
         task = {"id": task_obj.id, "data": task_obj.data or {}}
         for annotation in task_obj.annotations or []:
             seen.add(annotation["id"])
-            updated_at = _when(annotation.get("updated_at") or annotation.get("created_at"))
+            updated_at = parse_ls_time(annotation.get("updated_at") or annotation.get("created_at"))
             newest = max(newest, updated_at) if newest else updated_at
             if watermark is not None and updated_at < watermark - WATERMARK_SLACK:
                 report.unchanged += 1

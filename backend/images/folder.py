@@ -149,5 +149,9 @@ def folder_items(plan: FolderPlan) -> Iterator[IngestItem | ItemRejected]:
             continue
         mask_path = _mask_for(plan, path)
         if mask_path is not None:
-            item.mask_name, item.mask_data = str(mask_path), mask_path.read_bytes()
+            try:
+                item.mask_name, item.mask_data = str(mask_path), mask_path.read_bytes()
+            except OSError as exc:
+                yield ItemRejected(str(mask_path), f"cannot read mask: {exc.strerror}")
+                continue
         yield item
