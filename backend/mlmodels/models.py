@@ -20,6 +20,9 @@ class ModelVersion(models.Model):
     checkpoint_uri = models.CharField(max_length=1024, blank=True, default="")
     config_name = models.CharField(max_length=200, blank=True, default="")
     metrics = models.JSONField(default=dict, blank=True)
+    # What it was trained on; a referenced dataset version can't be deleted.
+    dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="model_versions")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "backend.mlmodels",
     "backend.annotations",
     "annotator",
+    "datasets",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,119 @@
+"""Run an exporter into a temporary folder, add manifest, checksums and datasheet, then publish atomically.
+
+Nothing is published (and the Export row never says done) unless the whole export finished: the folder
+is renamed into place, or the archive written under a temporary name and renamed, at the very end.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.annotations.models import MaskLabel
+from backend.core.exceptions import ApplicationError
+from backend.taxonomy.selectors import artifact_class_list
+from datasets.datasheet import datasheet_markdown
+from datasets.exporters import get_exporter
+from datasets.exporters.base import ExportContext, ExportItem
+from datasets.models import DatasetItem, DatasetVersion, Export
+
+# Files describing this particular export (ids, times); SHA256SUMS covers the data files only, so two
+# exports of the same data have identical checksum files.
+META_FILES = ("manifest.json", "DATASHEET.md", "SHA256SUMS")
+CHUNK = 500
+
+
+def export_items(version: DatasetVersion) -> Iterator[ExportItem]:
+    """Items in a stable order (by image content hash), fetched a chunk at a time."""
+    last = ""
+    base = DatasetItem.objects.filter(version=version).select_related("image__blob").order_by("image_sha256")
+    while True:
+        rows = list(base.filter(image_sha256__gt=last)[:CHUNK])
+        if not rows:
+            return
+        last = rows[-1].image_sha256
+        masks = dict(MaskLabel.objects.filter(blob_id__in=[r.mask_sha256 for r in rows if r.mask_sha256])
+                     .values_list("blob_id", "blob__key"))
+        for row in rows:
+            yield ExportItem(row=row, image_key=row.image.blob.key, mask_key=masks.get(row.mask_sha256))
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(folder: Path) -> None:
+    lines = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel not in META_FILES:
+            lines.append(f"{_sha256_file(path)}  {rel}\n")
+    (folder / "SHA256SUMS").write_text("".join(lines))
+
+
+def export_to_path(*, version: DatasetVersion, fmt: str, out: Path) -> Path:
+    """Export `version` in format `fmt` to folder `out` (or an archive when it ends in .tar.gz / .tar)."""
+    if version.status != DatasetVersion.Status.READY:
+        raise ApplicationError(f"{version} is not complete")
+    try:
+        exporter = get_exporter(fmt)
+    except KeyError as exc:
+        raise ApplicationError(exc.args[0]) from exc
+    out = Path(out).resolve()
+    archive = out.name.endswith((".tar.gz", ".tgz", ".tar"))
+    if out.exists() and (archive or any(out.iterdir())):
+        raise ApplicationError(f"{out} already exists and is not empty")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        classes = [(c.code, c.slug, c.name, c.definition) for c in artifact_class_list()]
+        context = ExportContext(version=version, out=work, classes=classes)
+        exporter.write(items=lambda: export_items(version), context=context)
+        manifest = {
+            "dataset": version.dataset.name, "version": version.number, "manifest_hash": version.manifest_hash,
+            "format": fmt, "exported_at": timezone.now().isoformat(), "counts": version.counts,
+            "checksums": "SHA256SUMS (data files; this manifest and the datasheet are not listed)",
+        }
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (work / "DATASHEET.md").write_text(datasheet_markdown(version))
+        write_checksums(work)
+        if archive:
+            tmp_archive = out.parent / f".{out.name}.{uuid.uuid4().hex}.tmp"
+            mode = "w" if out.name.endswith(".tar") else "w:gz"
+            with tarfile.open(tmp_archive, mode) as tar:
+                tar.add(work, arcname=out.name.split(".tar")[0].split(".tgz")[0])
+            os.replace(tmp_archive, out)
+        else:
+            if out.exists():
+                out.rmdir()  # empty target folder
+            os.replace(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def export_run(*, export: Export, out: Path) -> Export:
+    """The Export row says done only after the files are in place; failures are recorded with the reason."""
+    try:
+        path = export_to_path(version=export.version, fmt=export.format, out=out)
+    except Exception as exc:
+        message = exc.message if isinstance(exc, ApplicationError) else f"{exc.__class__.__name__}: {exc}"
+        Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, error=message,
+                                                   finished_at=timezone.now())
+        raise
+    with transaction.atomic():
+        Export.objects.filter(pk=export.pk).update(status=Export.Status.DONE, path=str(path), finished_at=timezone.now())
+    export.refresh_from_db()
+    return export

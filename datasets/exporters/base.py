@@ -1,0 +1,85 @@
+"""What every exporter gets: items one at a time (constant memory), and a place to write."""
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from backend.core.blobs import blob_storage
+from backend.images.validation import CONTENT_TYPES
+from datasets.models import DatasetItem, DatasetVersion
+
+EXTENSION = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+assert set(EXTENSION) == set(CONTENT_TYPES)
+
+
+@dataclass
+class ExportItem:
+    """One dataset item as exporters see it. Files are read only when asked for."""
+
+    row: DatasetItem
+    image_key: str
+    mask_key: str | None
+
+    @property
+    def sha256(self) -> str:
+        return self.row.image_sha256
+
+    @property
+    def split(self) -> str:
+        return self.row.split
+
+    @property
+    def width(self) -> int:
+        return self.row.image.width
+
+    @property
+    def height(self) -> int:
+        return self.row.image.height
+
+    @property
+    def image_filename(self) -> str:
+        # Named by content, so the same image has the same name in every export of every instance.
+        return self.sha256 + EXTENSION[self.row.image.format]
+
+    @property
+    def regions(self) -> list[dict]:
+        return self.row.regions
+
+    def open_image(self):
+        return blob_storage().open(self.image_key, "rb")
+
+    @cached_property
+    def mask(self) -> np.ndarray | None:
+        """Boolean H×W artifact mask, or None when the chosen label has none."""
+        if not self.mask_key:
+            return None
+        with blob_storage().open(self.mask_key, "rb") as fh:
+            return np.asarray(Image.open(io.BytesIO(fh.read()))) != 0
+
+
+@dataclass
+class ExportContext:
+    version: DatasetVersion
+    out: Path
+    # Taxonomy classes in export order: (code, slug, name, definition).
+    classes: list[tuple[str, str, str, str]]
+
+
+class Exporter:
+    """Subclasses set `name` and implement `write`; register them with `@register`."""
+
+    name: str = ""
+    description: str = ""
+
+    def write(self, *, items: Callable[[], Iterator[ExportItem]], context: ExportContext) -> None:
+        raise NotImplementedError
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    # Fixed encoder settings: equal arrays give equal bytes, so checksums survive a round trip.
+    Image.fromarray(array).save(path, format="PNG", compress_level=6)

@@ -1,0 +1,36 @@
+from django.db.models import QuerySet
+
+from datasets.models import Dataset, DatasetItem, DatasetVersion
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    return Dataset.objects.prefetch_related("generators", "tasks")
+
+
+def version_list(*, dataset: Dataset) -> QuerySet[DatasetVersion]:
+    """Only complete versions: one still building (or abandoned by a crash) is not a version yet."""
+    return dataset.versions.filter(status=DatasetVersion.Status.READY).select_related("author", "parent")
+
+
+def version_diff(*, a: DatasetVersion, b: DatasetVersion) -> dict:
+    """What changed from a to b, by image content: added, removed, relabelled (other label), moved split."""
+    def index(version):
+        fields = ("image_sha256", "image_id", "annotation_id", "mask_sha256", "regions", "split")
+        return {row[0]: row[1:] for row in DatasetItem.objects.filter(version=version).values_list(*fields)}
+
+    old, new = index(a), index(b)
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    relabelled = sorted(s for s in set(old) & set(new) if old[s][1:4] != new[s][1:4])
+    moved = sorted(s for s in set(old) & set(new) if old[s][4] != new[s][4])
+
+    def rows(shas, source):
+        return [{"image_sha256": s, "image_id": source[s][0], "split": source[s][4]} for s in shas]
+
+    return {
+        "from": a.number, "to": b.number,
+        "counts": {"added": len(added), "removed": len(removed), "relabelled": len(relabelled),
+                   "moved_split": len(moved)},
+        "added": rows(added, new), "removed": rows(removed, old), "relabelled": rows(relabelled, new),
+        "moved_split": rows(moved, new),
+    }

@@ -1,0 +1,137 @@
+"""Writes for datasets: create a dataset, snapshot it into an immutable version."""
+
+import hashlib
+import json
+
+from django.db import transaction
+from django.db.models import Max
+
+from backend.core.exceptions import ApplicationError
+from datasets.models import DEFAULT_SPLITS, Dataset, DatasetItem, DatasetVersion
+from datasets.selection import Choice, selected
+from datasets.splits import assign_splits, group_hash, split_report, validate_shares
+
+ITEM_BATCH = 1000
+
+
+@transaction.atomic
+def dataset_create(*, name: str, description: str = "", generators=(), tasks=(), created_after=None,
+                   created_before=None, label_status: str = Dataset.LabelStatus.LABELLED, classes=(),
+                   label_policy: str = Dataset.LabelPolicy.LATEST_HUMAN, group_key: str = Dataset.GroupKey.IMAGE,
+                   splits: dict | None = None, created_by=None) -> Dataset:
+    if Dataset.objects.filter(name=name).exists():
+        raise ApplicationError(f"dataset {name!r} already exists")
+    try:
+        shares = validate_shares(splits or DEFAULT_SPLITS)
+    except ValueError as exc:
+        raise ApplicationError(str(exc)) from exc
+    from backend.taxonomy.models import ArtifactClass
+
+    unknown = set(classes) - set(ArtifactClass.objects.filter(slug__in=classes).values_list("slug", flat=True))
+    if unknown:
+        raise ApplicationError(f"unknown artifact class(es): {', '.join(sorted(unknown))}")
+    dataset = Dataset.objects.create(
+        name=name, description=description, created_after=created_after, created_before=created_before,
+        label_status=label_status, classes=sorted(set(classes)), label_policy=label_policy, group_key=group_key,
+        splits=shares, created_by=created_by,
+    )
+    dataset.generators.set(generators)
+    dataset.tasks.set(tasks)
+    return dataset
+
+
+def group_value(choice: Choice, group_key: str) -> str:
+    image = choice.image
+    if group_key == Dataset.GroupKey.PROMPT and image.prompt.strip():
+        return "prompt:" + " ".join(image.prompt.lower().split())
+    if group_key == Dataset.GroupKey.SEED and image.seed is not None:
+        return f"seed:{image.generator.name}:{image.generator.version}:{image.seed}"
+    if group_key == Dataset.GroupKey.SOURCE and image.source_uri:
+        return "source:" + image.source_uri
+    return "image:" + image.blob_id  # content, not ids: the same set splits the same on any instance
+
+
+def _regions(choice: Choice) -> list[dict]:
+    if choice.annotation is None:
+        return []
+    return [
+        {"bbox": [r.x1, r.y1, r.x2, r.y2], "class": r.artifact_class.slug, "code": r.artifact_class.code,
+         "caption": r.caption}
+        for r in choice.annotation.regions.all()
+    ]
+
+
+def _mask_sha(choice: Choice) -> str:
+    masks = list(choice.annotation.masks.all()) if choice.annotation else []
+    return masks[0].blob_id if masks else ""
+
+
+def manifest_line(item: DatasetItem) -> str:
+    return json.dumps([item.image_sha256, item.annotation_id, item.label_source, item.mask_sha256, item.regions,
+                       item.split], sort_keys=True)
+
+
+@transaction.atomic
+def dataset_version_start(*, dataset: Dataset, author=None, note: str = "") -> DatasetVersion:
+    """Reserve the next version number; the version is not listed until `dataset_version_build` finishes."""
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    parent = dataset.versions.filter(status=DatasetVersion.Status.READY).order_by("-number").first()
+    return DatasetVersion.objects.create(dataset=dataset, number=number, parent=parent, author=author, note=note)
+
+
+def dataset_version_build(*, version: DatasetVersion) -> DatasetVersion:
+    """Fill a reserved version in one transaction. On any failure the version row is removed too."""
+    try:
+        with transaction.atomic():
+            version = DatasetVersion.objects.select_for_update().select_related("dataset", "parent").get(pk=version.pk)
+            if version.status != DatasetVersion.Status.BUILDING:
+                return version  # already built: the job ran twice
+            _build(version)
+            return version
+    except Exception:
+        DatasetVersion.objects.filter(pk=version.pk, status=DatasetVersion.Status.BUILDING).delete()
+        raise
+
+
+def _build(version: DatasetVersion) -> None:
+    dataset = version.dataset
+    rows: list[DatasetItem] = []
+    for choice in selected(dataset):
+        rows.append(DatasetItem(
+            version=version, image=choice.image, image_sha256=choice.image.blob_id, annotation=choice.annotation,
+            label_source=choice.source, mask_sha256=_mask_sha(choice), regions=_regions(choice),
+            group=group_hash(group_value(choice, dataset.group_key)),
+        ))
+    sizes: dict[str, int] = {}
+    for row in rows:
+        sizes[row.group] = sizes.get(row.group, 0) + 1
+    inherited = {}
+    if version.parent_id:
+        inherited = dict(version.parent.items.values_list("group", "split").distinct())
+    splits = assign_splits(sizes, shares=dataset.splits, inherited=inherited)
+    digest = hashlib.sha256()
+    for row in sorted(rows, key=lambda r: r.image_sha256):
+        row.split = splits[row.group]
+        digest.update(manifest_line(row).encode() + b"\n")
+    DatasetItem.objects.bulk_create(rows, batch_size=ITEM_BATCH)
+    images = {row.image_id: row.image for row in rows}
+    version.counts = {
+        "items": len(rows),
+        "splits": {name: sum(1 for r in rows if r.split == name) for name in dataset.splits},
+        "label_sources": {s: sum(1 for r in rows if r.label_source == s) for s in ("human", "model", "")},
+        "by_generator": split_report((str(images[r.image_id].generator), r.split) for r in rows),
+        "by_task": split_report((images[r.image_id].task.slug, r.split) for r in rows),
+    }
+    version.manifest_hash = digest.hexdigest()
+    version.status = DatasetVersion.Status.READY
+    version.save(update_fields=["counts", "manifest_hash", "status"])
+
+
+def dataset_version_delete(*, version: DatasetVersion) -> None:
+    if version.model_versions.exists():
+        names = ", ".join(str(m) for m in version.model_versions.all()[:5])
+        raise ApplicationError(f"{version} is referenced by model version(s) {names}; it can't be deleted")
+    if version.children.exists():
+        raise ApplicationError(f"{version} is the parent of a later version; delete that first")
+    version.delete()
