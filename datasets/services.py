@@ -84,7 +84,8 @@ def dataset_version_build(*, version: DatasetVersion) -> DatasetVersion:
     """Fill a reserved version in one transaction. On any failure the version row is removed too."""
     try:
         with transaction.atomic():
-            version = DatasetVersion.objects.select_for_update().select_related("dataset", "parent").get(pk=version.pk)
+            version = DatasetVersion.objects.select_for_update(of=("self",)).select_related("dataset", "parent").get(
+                pk=version.pk)
             if version.status != DatasetVersion.Status.BUILDING:
                 return version  # already built: the job ran twice
             _build(version)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator import apis as labelstudio_apis
 from backend.annotations import apis as annotation_apis
+from datasets import apis as dataset_apis
 from backend.images import apis as image_apis
 from backend.taxonomy import apis as taxonomy_apis
 
@@ -33,6 +34,19 @@ api = [
          name="campaign-reconcile"),
     path("labelstudio/webhook/", labelstudio_apis.LabelStudioWebhookApi.as_view(), name="labelstudio-webhook"),
     path("labelstudio/events/", labelstudio_apis.WebhookEventListApi.as_view(), name="labelstudio-events"),
+    path("datasets/", dataset_apis.DatasetListApi.as_view(), name="dataset-list"),
+    path("datasets/<int:dataset_id>/versions/", dataset_apis.DatasetVersionListApi.as_view(), name="dataset-versions"),
+    path("datasets/<int:dataset_id>/versions/<int:number>/", dataset_apis.DatasetVersionDetailApi.as_view(),
+         name="dataset-version"),
+    path("datasets/<int:dataset_id>/versions/<int:number>/items/", dataset_apis.DatasetVersionItemsApi.as_view(),
+         name="dataset-version-items"),
+    path("datasets/<int:dataset_id>/versions/<int:a>/diff/<int:b>", dataset_apis.DatasetVersionDiffApi.as_view(),
+         name="dataset-version-diff"),
+    path("datasets/<int:dataset_id>/versions/<int:number>/exports", dataset_apis.DatasetVersionExportApi.as_view(),
+         name="dataset-version-export"),
+    path("exports/<int:export_id>/", dataset_apis.ExportDetailApi.as_view(), name="export-detail"),
+    path("exports/<int:export_id>/download", dataset_apis.ExportDownloadApi.as_view(), name="export-download"),
+    path("export-formats/", dataset_apis.ExportFormatListApi.as_view(), name="export-formats"),
     path("labelstudio/images/<str:token>", labelstudio_apis.SignedImageFileApi.as_view(), name="signed-image-file"),
 ]
 

@@ -1,5 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from django.db.models import ProtectedError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
@@ -17,4 +19,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, ApplicationError):
         exc = exceptions.ValidationError({"detail": exc.message, **exc.extra})
+    if isinstance(exc, ProtectedError):
+        # e.g. deleting an image a dataset version still holds: versions are immutable.
+        used_by = sorted({obj._meta.verbose_name for obj in exc.protected_objects})
+        response = Response({"detail": f"still referenced by {', '.join(used_by)}; it can't be deleted"},
+                            status=status.HTTP_409_CONFLICT)
+        return response
     return exception_handler(exc, context)

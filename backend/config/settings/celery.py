@@ -25,4 +25,4 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Queues by workload: `io` talks to Label Studio and builds exports, `gpu` trains and predicts.
-CELERY_TASK_ROUTES = {"annotator.*": {"queue": "io"}}
+CELERY_TASK_ROUTES = {"annotator.*": {"queue": "io"}, "datasets.*": {"queue": "io"}}

@@ -44,3 +44,6 @@ STORAGES = {
     "blobs": _blobs,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Finished dataset exports served by the API (archives); the CLI writes wherever it is told.
+FLAWMAP_EXPORT_DIR = env.str("FLAWMAP_EXPORT_DIR", default="") or str(VAR_DIR / "exports")

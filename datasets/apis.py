@@ -1,0 +1,215 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from backend.core.api import get_or_404, paginated_response
+from backend.core.exceptions import ApplicationError
+from backend.images.models import Generator, SynthesisTask
+from datasets import tasks
+from datasets.exporters import EXPORTERS
+from datasets.models import Dataset, DatasetItem, DatasetVersion, Export
+from datasets.selectors import dataset_list, version_diff, version_list
+from datasets.services import dataset_create, dataset_version_delete, dataset_version_start
+
+
+class DatasetOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    generators = serializers.SerializerMethodField()
+    tasks = serializers.SerializerMethodField()
+    created_after = serializers.DateTimeField(allow_null=True)
+    created_before = serializers.DateTimeField(allow_null=True)
+    label_status = serializers.CharField()
+    classes = serializers.ListField(child=serializers.CharField())
+    label_policy = serializers.CharField()
+    group_key = serializers.CharField()
+    splits = serializers.DictField(child=serializers.FloatField())
+    created_at = serializers.DateTimeField()
+
+    def get_generators(self, obj) -> list[int]:
+        return [g.pk for g in obj.generators.all()]
+
+    def get_tasks(self, obj) -> list[str]:
+        return [t.slug for t in obj.tasks.all()]
+
+
+class VersionOutputSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    status = serializers.CharField()
+    parent = serializers.IntegerField(source="parent.number", allow_null=True, default=None)
+    author = serializers.CharField(source="author.username", allow_null=True, default=None)
+    note = serializers.CharField()
+    manifest_hash = serializers.CharField()
+    counts = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class DatasetListApi(APIView):
+    class DatasetCreateInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=120)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        generators = serializers.PrimaryKeyRelatedField(queryset=Generator.objects.all(), many=True, required=False,
+                                                        default=list)
+        tasks = serializers.SlugRelatedField(slug_field="slug", queryset=SynthesisTask.objects.all(), many=True,
+                                             required=False, default=list)
+        created_after = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        created_before = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        label_status = serializers.ChoiceField(choices=Dataset.LabelStatus.choices, default=Dataset.LabelStatus.LABELLED)
+        classes = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
+        label_policy = serializers.ChoiceField(choices=Dataset.LabelPolicy.choices,
+                                               default=Dataset.LabelPolicy.LATEST_HUMAN)
+        group_key = serializers.ChoiceField(choices=Dataset.GroupKey.choices, default=Dataset.GroupKey.IMAGE)
+        splits = serializers.DictField(child=serializers.FloatField(), required=False, allow_null=True, default=None)
+
+    @extend_schema(responses=DatasetOutputSerializer(many=True))
+    def get(self, request):
+        return paginated_response(queryset=dataset_list(), serializer_class=DatasetOutputSerializer, request=request,
+                                  view=self)
+
+    @extend_schema(request=DatasetCreateInputSerializer, responses={201: DatasetOutputSerializer})
+    def post(self, request):
+        data = self.DatasetCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = dataset_create(**data.validated_data, created_by=request.user)
+        return Response(DatasetOutputSerializer(dataset_list().get(pk=dataset.pk)).data, status=status.HTTP_201_CREATED)
+
+
+def _dataset(dataset_id: int) -> Dataset:
+    return get_or_404(Dataset.objects.filter(pk=dataset_id).first(), "dataset")
+
+
+def _version(dataset_id: int, number: int, *, ready: bool = True) -> DatasetVersion:
+    qs = version_list(dataset=_dataset(dataset_id)) if ready else DatasetVersion.objects.filter(dataset_id=dataset_id)
+    return get_or_404(qs.filter(number=number).first(), "dataset version")
+
+
+class DatasetVersionListApi(APIView):
+    """Versions of a dataset; POST (admins) snapshots the dataset now, as a job."""
+
+    class SnapshotInputSerializer(serializers.Serializer):
+        note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(responses=VersionOutputSerializer(many=True))
+    def get(self, request, dataset_id: int):
+        return paginated_response(queryset=version_list(dataset=_dataset(dataset_id)),
+                                  serializer_class=VersionOutputSerializer, request=request, view=self)
+
+    @extend_schema(request=SnapshotInputSerializer, responses={202: VersionOutputSerializer})
+    def post(self, request, dataset_id: int):
+        data = self.SnapshotInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = dataset_version_start(dataset=_dataset(dataset_id), author=request.user, **data.validated_data)
+        transaction.on_commit(lambda: tasks.build_version.delay(version.pk))
+        return Response(VersionOutputSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DatasetVersionDetailApi(APIView):
+    @extend_schema(responses=VersionOutputSerializer)
+    def get(self, request, dataset_id: int, number: int):
+        # A version still building is shown (status "building") so a client can poll for it.
+        return Response(VersionOutputSerializer(_version(dataset_id, number, ready=False)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, dataset_id: int, number: int):
+        dataset_version_delete(version=_version(dataset_id, number))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DatasetVersionItemsApi(APIView):
+    class ItemOutputSerializer(serializers.Serializer):
+        image_id = serializers.IntegerField()
+        image_sha256 = serializers.CharField()
+        annotation_id = serializers.IntegerField(allow_null=True)
+        label_source = serializers.CharField()
+        mask_sha256 = serializers.CharField()
+        regions = serializers.JSONField()
+        split = serializers.CharField()
+
+    @extend_schema(responses=ItemOutputSerializer(many=True))
+    def get(self, request, dataset_id: int, number: int):
+        qs = DatasetItem.objects.filter(version=_version(dataset_id, number)).order_by("image_sha256")
+        if request.query_params.get("split"):
+            qs = qs.filter(split=request.query_params["split"])
+        return paginated_response(queryset=qs, serializer_class=self.ItemOutputSerializer, request=request, view=self)
+
+
+class DatasetVersionDiffApi(APIView):
+    @extend_schema(responses=inline_serializer("VersionDiff", {
+        "from": serializers.IntegerField(), "to": serializers.IntegerField(), "counts": serializers.DictField(),
+        "added": serializers.ListField(), "removed": serializers.ListField(), "relabelled": serializers.ListField(),
+        "moved_split": serializers.ListField()}))
+    def get(self, request, dataset_id: int, a: int, b: int):
+        return Response(version_diff(a=_version(dataset_id, a), b=_version(dataset_id, b)))
+
+
+class ExportOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    dataset = serializers.CharField(source="version.dataset.name")
+    version = serializers.IntegerField(source="version.number")
+    format = serializers.CharField()
+    status = serializers.CharField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    download_url = serializers.SerializerMethodField()
+
+    def get_download_url(self, obj) -> str | None:
+        if obj.status != Export.Status.DONE:
+            return None
+        return reverse("export-download", kwargs={"export_id": obj.pk}, request=self.context.get("request"))
+
+
+class DatasetVersionExportApi(APIView):
+    """Export a version (admins only): a job that writes a .tar.gz; poll the export for its download link."""
+
+    class ExportInputSerializer(serializers.Serializer):
+        format = serializers.CharField()
+
+        def validate_format(self, value):
+            if value not in EXPORTERS:
+                raise serializers.ValidationError(f"unknown export format; known: {', '.join(sorted(EXPORTERS))}")
+            return value
+
+    @extend_schema(request=ExportInputSerializer, responses={202: ExportOutputSerializer})
+    def post(self, request, dataset_id: int, number: int):
+        version = _version(dataset_id, number)
+        data = self.ExportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        export = Export.objects.create(version=version, format=data.validated_data["format"],
+                                       requested_by=request.user)
+        out = Path(settings.FLAWMAP_EXPORT_DIR) / f"{version.dataset.name}-v{version.number}-{export.format}-{export.pk}.tar.gz"
+        transaction.on_commit(lambda: tasks.run_export.delay(export.pk, str(out)))
+        return Response(ExportOutputSerializer(export, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(APIView):
+    @extend_schema(responses=ExportOutputSerializer)
+    def get(self, request, export_id: int):
+        export = get_or_404(Export.objects.select_related("version__dataset").filter(pk=export_id).first(), "export")
+        return Response(ExportOutputSerializer(export, context={"request": request}).data)
+
+
+class ExportDownloadApi(APIView):
+    @extend_schema(responses={(200, "application/gzip"): bytes})
+    def get(self, request, export_id: int):
+        export = get_or_404(Export.objects.filter(pk=export_id, status=Export.Status.DONE).first(), "finished export")
+        path = Path(export.path)
+        if not path.is_file():
+            raise ApplicationError(f"export {export.pk} is a folder on the server ({path}); only archives download")
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+class ExportFormatListApi(APIView):
+    @extend_schema(responses=inline_serializer("ExportFormat", {"name": serializers.CharField(),
+                                                                "description": serializers.CharField()}, many=True))
+    def get(self, request):
+        return Response([{"name": n, "description": c.description} for n, c in sorted(EXPORTERS.items())])

@@ -1,0 +1,47 @@
+"""VLM question-answer pairs: {split}.jsonl with one line per image, images/{split}/NAME.
+
+Each line: {"image": "images/{split}/NAME", "question": ..., "answer": ..., "sha256": ..., "label_source":
+..., "width": ..., "height": ...}; the question and answer text come from `datasets.vlm_template` (its
+docstring is the format). Left out: unlabelled items, and items whose artifacts are painted but not
+classified (a mask with pixels and no regions) — "none" would teach the model that they are clean.
+"""
+
+import json
+import shutil
+from contextlib import ExitStack
+
+from datasets.exporters import register
+from datasets.exporters.base import Exporter
+from datasets.vlm_template import answer, question
+
+
+@register
+class VlmJsonlExporter(Exporter):
+    name = "vlm-jsonl"
+    description = "VLM question/answer lines, {split}.jsonl (template in datasets/vlm_template.py) + images/{split}/"
+
+    def write(self, *, items, context):
+        prompt = question(context.classes)
+        files = {}
+        with ExitStack() as stack:
+
+            def split_file(split: str):
+                if split not in files:
+                    files[split] = stack.enter_context(open(context.out / f"{split}.jsonl", "w", encoding="utf-8"))
+                return files[split]
+
+            for split in context.version.dataset.splits:  # every configured split gets a file, even an empty one
+                split_file(split)
+            for item in items():
+                if item.row.annotation_id is None:
+                    continue
+                if not item.regions and item.mask is not None and item.mask.any():
+                    continue  # artifacts without a class: no truthful answer in this template
+                images = context.out / "images" / item.split
+                images.mkdir(parents=True, exist_ok=True)
+                with item.open_image() as src, open(images / item.image_filename, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                line = {"image": f"images/{item.split}/{item.image_filename}", "question": prompt,
+                        "answer": answer(item.regions, context.classes), "sha256": item.sha256,
+                        "label_source": item.row.label_source, "width": item.width, "height": item.height}
+                split_file(item.split).write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -1,0 +1,40 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from backend.core.exceptions import ApplicationError
+from datasets.exporters import EXPORTERS
+from datasets.models import DatasetVersion, Export
+from datasets.export_run import export_run
+
+
+def resolve_version(spec: str) -> DatasetVersion:
+    """NAME (newest ready version), NAME@N or NAME@vN."""
+    name, _, number = spec.partition("@")
+    qs = DatasetVersion.objects.filter(dataset__name=name, status=DatasetVersion.Status.READY).select_related("dataset")
+    if number:
+        if not number.lstrip("v").isdigit():
+            raise CommandError(f"bad version {spec!r}: use NAME, NAME@N or NAME@vN")
+        qs = qs.filter(number=int(number.lstrip("v")))
+    version = qs.order_by("-number").first()
+    if version is None:
+        raise CommandError(f"no ready dataset version {spec!r}")
+    return version
+
+
+class Command(BaseCommand):
+    help = "Export a dataset version: a folder, or an archive when --out ends in .tar.gz / .tar."
+
+    def add_arguments(self, parser):
+        parser.add_argument("version", help="NAME, NAME@N or NAME@vN")
+        parser.add_argument("--format", required=True, choices=sorted(EXPORTERS))
+        parser.add_argument("--out", required=True, type=Path)
+
+    def handle(self, *args, version: str, format: str, out: Path, **o):
+        dataset_version = resolve_version(version)
+        export = Export.objects.create(version=dataset_version, format=format)
+        try:
+            export = export_run(export=export, out=out)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"exported {dataset_version} as {format} to {export.path}")

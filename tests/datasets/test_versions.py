@@ -1,0 +1,138 @@
+import json
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from backend.annotations.masks import mask_array_to_canonical
+from backend.annotations.models import Annotation
+from backend.annotations.services import annotation_create
+from backend.mlmodels.models import ModelVersion
+from datasets.models import Dataset, DatasetItem, DatasetVersion
+from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from tests.conftest import png_bytes
+from tests.datasets.helpers import labelled_image
+from tests.factories import GeneratorFactory, make_image
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot(dataset, note=""):
+    return dataset_version_build(version=dataset_version_start(dataset=dataset, note=note))
+
+
+def test_splits_stay_put_when_the_dataset_grows(annotator_user):
+    gen = GeneratorFactory()
+    first_batch = [labelled_image(annotator_user, seed=i, generator=gen, size=(8, 8), rows=1) for i in range(1000)]
+    dataset = dataset_create(name="grow")
+    v1 = snapshot(dataset)
+    for i in range(1000, 2000):
+        labelled_image(annotator_user, seed=i, generator=gen, size=(8, 8), rows=1)
+    v2 = snapshot(dataset)
+    assert v2.parent_id == v1.pk
+    before = dict(DatasetItem.objects.filter(version=v1).values_list("image_id", "split"))
+    after = dict(DatasetItem.objects.filter(version=v2).values_list("image_id", "split"))
+    assert len(before) == 1000 and len(after) == 2000
+    assert sum(before[i.pk] != after[i.pk] for i in first_batch) == 0
+    for version, n in ((v1, 1000), (v2, 2000)):
+        counts = version.counts["splits"]
+        for split, share in {"train": 0.8, "val": 0.1, "test": 0.1}.items():
+            assert abs(counts[split] / n - share) <= 0.02, (version.number, counts)
+    assert set(v2.counts["by_task"]["text_to_image"]) == {"train", "val", "test"}
+
+
+def test_prompt_group_key_keeps_near_duplicates_together(annotator_user):
+    for i in range(60):
+        labelled_image(annotator_user, seed=i, prompt=f"a cat number {i % 12}")
+    dataset = dataset_create(name="by-prompt", group_key=Dataset.GroupKey.PROMPT)
+    version = snapshot(dataset)
+    by_prompt = {}
+    for prompt, split in DatasetItem.objects.filter(version=version).values_list("image__prompt", "split"):
+        by_prompt.setdefault(prompt, set()).add(split)
+    assert len(by_prompt) == 12 and all(len(s) == 1 for s in by_prompt.values())
+
+
+def test_label_policies(annotator_user, admin_user):
+    image = labelled_image(annotator_user, seed=1)
+    newest = annotation_create(image=image, user=admin_user, no_artifacts=True, status=Annotation.Status.REVIEWED)
+    model_only = make_image(data=png_bytes(seed=2))
+    model = ModelVersion.objects.create(kind="segmenter", name="m", version="1")
+    annotation_create(image=model_only, model_version=model,
+                      mask=mask_array_to_canonical(__import__("numpy").zeros((48, 64), bool)))
+    make_image(data=png_bytes(seed=3))  # never labelled
+
+    def items(**kw):
+        version = snapshot(dataset_create(name=json.dumps(kw), **kw))
+        return {row.image_id: row for row in DatasetItem.objects.filter(version=version)}
+
+    default = items()
+    assert set(default) == {image.pk} and default[image.pk].annotation_id == newest.pk
+    assert items(label_policy="reviewed_only")[image.pk].annotation_id == newest.pk
+    with_model = items(label_policy="allow_model")
+    assert with_model[model_only.pk].label_source == "model" and with_model[image.pk].label_source == "human"
+    everything = items(label_status="any")
+    assert len(everything) == 3 and sum(1 for r in everything.values() if r.annotation_id is None) == 2
+    assert set(items(classes=["localized-blur"])) == set()  # newest pass (no artifacts) has no blur region
+
+
+def test_failed_snapshot_leaves_no_version(annotator_user, monkeypatch):
+    labelled_image(annotator_user, seed=1)
+    dataset = dataset_create(name="fails")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(DatasetItem.objects, "bulk_create", boom)
+    with pytest.raises(RuntimeError):
+        snapshot(dataset)
+    assert not DatasetVersion.objects.exists() and not DatasetItem.objects.exists()
+
+
+def test_api_snapshot_diff_and_immutability(admin_client, annotator_client, annotator_user,
+                                           django_capture_on_commit_callbacks):
+    a = labelled_image(annotator_user, seed=1)
+    b = labelled_image(annotator_user, seed=2)
+    r = admin_client.post("/api/datasets/", {"name": "api-ds"}, format="json")
+    assert r.status_code == 201, r.content
+    ds = r.json()["id"]
+    assert annotator_client.post("/api/datasets/", {"name": "x"}, format="json").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):  # eager Celery runs the build job
+        r = admin_client.post(f"/api/datasets/{ds}/versions/", {"note": "first"}, format="json")
+    assert r.status_code == 202 and r.json()["status"] == "building"
+    assert admin_client.get(f"/api/datasets/{ds}/versions/1/").json()["status"] == "ready"
+
+    c = labelled_image(annotator_user, seed=3)
+    annotation_create(image=b, user=annotator_user, no_artifacts=True)  # relabel b
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(f"/api/datasets/{ds}/versions/", {}, format="json")
+    diff = admin_client.get(f"/api/datasets/{ds}/versions/1/diff/2").json()
+    assert diff["counts"] == {"added": 1, "removed": 0, "relabelled": 1, "moved_split": 0}
+    assert diff["added"][0]["image_id"] == c.pk and diff["relabelled"][0]["image_id"] == b.pk
+    assert [v["number"] for v in admin_client.get(f"/api/datasets/{ds}/versions/").json()["results"]] == [1, 2]
+
+    # images in a version can't be deleted; a version a model was trained on can't be deleted
+    r = admin_client.delete(f"/api/images/{a.pk}/")
+    assert r.status_code == 409 and "can't be deleted" in r.json()["detail"]
+    ModelVersion.objects.create(kind="segmenter", name="m", version="1",
+                                dataset_version=DatasetVersion.objects.get(number=2))
+    r = admin_client.delete(f"/api/datasets/{ds}/versions/2/")
+    assert r.status_code == 400 and "referenced by model version" in r.json()["detail"]
+    assert admin_client.get(f"/api/datasets/{ds}/versions/2/").status_code == 200
+
+
+def test_cli_create_snapshot(annotator_user, tmp_path):
+    gen = GeneratorFactory(name="cli-gen", version="")
+    labelled_image(annotator_user, seed=1, generator=gen)
+    call_command("dataset_create", "cli-ds", "--generator", "cli-gen", "--task", "text_to_image", stdout=StringIO())
+    out = StringIO()
+    call_command("dataset_snapshot", "cli-ds", "--note", "n", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["version"] == 1 and result["counts"]["items"] == 1 and len(result["manifest_hash"]) == 64
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="unknown generator"):
+        call_command("dataset_create", "x", "--generator", "nope")
+    with pytest.raises(CommandError, match="no dataset named"):
+        call_command("dataset_snapshot", "nope")
+    assert Counter(DatasetVersion.objects.values_list("status", flat=True)) == {"ready": 1}
