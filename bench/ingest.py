@@ -1,7 +1,7 @@
 """Ingest throughput benchmark: Flawmap's folder ingest against a bare read/decode/hash/write loop.
 
-    python bench/ingest.py [--n 2000] [--rounds 2] [--json] [--strict] [--profile]
-    make bench                      # same, with a throwaway PostgreSQL from scripts/with_test_services.py
+    python bench/ingest.py [--n 2000] [--rounds 3] [--images DIR] [--json] [--strict] [--profile]
+    make bench    # the same under scripts/with_test_services.py (throwaway PostgreSQL unless DATABASE_URL is set)
 
 Both loops work on the same N generated 512x512 PNGs, read from the page cache:
 
@@ -13,9 +13,10 @@ Both loops work on the same N generated 512x512 PNGs, read from the page cache:
 Reported: images/s of each (best of --rounds; the order alternates between rounds) and the ratio
 ingest/bare against the target (0.5). Exit status is 0 unless --strict and the ratio misses it.
 
-Database: DATABASE_URL when set (PostgreSQL): a dedicated database `flawmap_bench_<pid>` is created
-and migrated on that server the way Django's test runner does it, and dropped at the end; the
-database DATABASE_URL names is never touched. Without DATABASE_URL: a temporary SQLite file.
+Database: DATABASE_URL when set (PostgreSQL): a dedicated database `flawmap_bench_ingest_<pid>` is
+created and migrated on that server the way Django's test runner does it (create_test_db), and
+dropped at the end (destroy_test_db), also on Ctrl-C / SIGTERM; the database DATABASE_URL names is
+never written to. Without DATABASE_URL: a temporary SQLite file.
 Blobs, the SQLite file and everything else go under a temporary folder that is removed at the end.
 """
 
@@ -225,7 +226,7 @@ def create_bench_db(work: Path) -> tuple[str, str]:
     if connection.vendor == "sqlite":
         connection.settings_dict["TEST"]["NAME"] = str(work / "bench.sqlite3")
     else:
-        connection.settings_dict["TEST"]["NAME"] = f"flawmap_bench_{os.getpid()}"
+        connection.settings_dict["TEST"]["NAME"] = f"flawmap_bench_ingest_{os.getpid()}"
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
     return old_name, connection.vendor
 
@@ -241,8 +242,8 @@ def drop_bench_db(old_name: str) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="number of images (default 2000)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="measured rounds of each loop, order alternating (default 2); best is reported")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measured rounds of each loop, order alternating (default 3); best is reported")
     parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
                         help="processes generating the images (default: CPUs, at most 8)")
     parser.add_argument("--dir", type=Path, default=None, help="where to make the temporary folder (default: $TMPDIR)")
@@ -261,15 +262,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+class Terminated(KeyboardInterrupt):
+    pass
+
+
+def _on_sigterm(*_) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    # SIGTERM (e.g. a CI timeout) should still drop the database and remove the files.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # SIGTERM (e.g. a CI timeout) must still drop the database and remove the files, like Ctrl-C.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     work = Path(tempfile.mkdtemp(prefix="flawmap-bench-", dir=args.dir))
     old_name = None
     try:
         src = args.images.resolve() if args.images else work / "images"
-        log(f"generating {args.n} PNGs ({SIZE}x{SIZE} RGB) in {src} with {args.workers} worker(s)...")
+        log(f"images: {args.n} PNGs ({SIZE}x{SIZE} RGB) in {src} (generating with {args.workers} worker(s) "
+            "unless already there)...")
         gen = generate(src, args.n, args.workers)
         log(f"{'reused' if gen['reused'] else 'generated'} in {gen['seconds']:.1f} s, "
             f"mean {gen['mean_bytes'] / 1024:.0f} KiB/file ({gen['total_bytes'] / 2**20:.0f} MiB); "
@@ -289,6 +299,8 @@ def main(argv: list[str]) -> int:
         task = task_resolve(slug="other")
 
         warm_page_cache(src)  # untimed; both loops then read from the page cache
+        load_start = os.getloadavg()[0]
+        log(f"load average (1 min) before measuring: {load_start:.2f} on {os.cpu_count()} CPU(s)")
         bare_times, ingest_times = [], []
         for r in range(args.rounds):
             order = ("bare", "ingest") if r % 2 == 0 else ("ingest", "bare")
@@ -340,6 +352,8 @@ def main(argv: list[str]) -> int:
             "bare_seconds": [round(t, 3) for t in bare_times],
             "ingest_seconds": [round(t, 3) for t in ingest_times],
             "generation_seconds": round(gen["seconds"], 1),
+            "generation_reused": gen["reused"],
+            "loadavg_1min_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
             "mean_png_bytes": round(gen["mean_bytes"]),
         }
         if profile_text:
@@ -359,6 +373,9 @@ def main(argv: list[str]) -> int:
                   f"mean {gen['mean_bytes'] / 1024:.0f} KiB)")
             for key, value in rows:
                 print(f"  {key:<{width}}  {value}")
+            print(f"  (per round, s: bare {', '.join(f'{t:.2f}' for t in bare_times)}; "
+                  f"ingest {', '.join(f'{t:.2f}' for t in ingest_times)}; load average {load_start:.2f} -> "
+                  f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
         return 1 if (args.strict and not passed) else 0
     finally:
         if old_name is not None:
@@ -372,5 +389,22 @@ def main(argv: list[str]) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _interrupt_in(exc: BaseException | None) -> KeyboardInterrupt | None:
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        exc = exc.__context__
+    return None
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (Exception, KeyboardInterrupt) as exc:
+        # An interrupt inside a database call can surface as a database error raised while the
+        # transaction unwinds; the cleanup in main() has run either way.
+        interrupt = _interrupt_in(exc)
+        if interrupt is None:
+            raise
+        log("interrupted; benchmark database dropped and temporary files removed")
+        sys.exit(143 if isinstance(interrupt, Terminated) else 130)

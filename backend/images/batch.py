@@ -1,11 +1,16 @@
 """Ingest many items, one transaction each: a bad file is reported and the rest still go in."""
 
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from backend.core.exceptions import ApplicationError
 from backend.images.models import Generator, SynthesisTask
-from backend.images.services import IngestItem, ItemRejected, image_ingest
+from backend.images.services import IngestItem, ItemRejected, PreparedItem, image_prepare, image_store
+
+LOOKAHEAD = 8
+PREPARE_THREADS = 2
 
 
 @dataclass
@@ -27,13 +32,18 @@ def images_ingest_batch(
     annotator=None,
     on_item: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """`items` may contain ItemRejected for files that failed before ingest (unreadable, bad manifest)."""
+    """`items` may contain ItemRejected for files that failed before ingest (unreadable, bad manifest).
+
+    Decoding and hashing (no database) run in threads a few items ahead of the storing loop; Pillow and
+    hashlib release the GIL, so that work overlaps the database round trips. Order and results are the
+    same as ingesting one item after another; memory holds at most LOOKAHEAD items.
+    """
     report = IngestReport()
-    for item in items:
+    for item, prepared in _prepared_in_order(items):
         try:
             if isinstance(item, ItemRejected):
                 raise item
-            outcome = image_ingest(item=item, generator=generator, task=task, annotator=annotator)
+            outcome = image_store(prepared=prepared, generator=generator, task=task, annotator=annotator)
         except ItemRejected as exc:
             report.rejected.append({"path": exc.path, "error": exc.error})
         except ApplicationError as exc:
@@ -47,3 +57,23 @@ def images_ingest_batch(
         if on_item is not None:
             on_item()
     return report
+
+
+def _prepared_in_order(items: Iterable[IngestItem | ItemRejected]) -> Iterator[tuple[object, PreparedItem | None]]:
+    with ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="ingest-prepare") as pool:
+        pending: deque[tuple[object, Future | None]] = deque()
+        source = iter(items)
+
+        def refill() -> None:
+            while len(pending) < LOOKAHEAD:
+                item = next(source, None)
+                if item is None:
+                    return
+                future = None if isinstance(item, ItemRejected) else pool.submit(image_prepare, item=item)
+                pending.append((item, future))
+
+        refill()
+        while pending:
+            item, future = pending.popleft()
+            refill()
+            yield item, future.result() if future is not None else None

@@ -5,12 +5,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from backend.annotations.masks import mask_canonicalize
+from backend.annotations.masks import CanonicalMask, mask_canonicalize
 from backend.annotations.services import annotation_create
 from backend.core.blobs import atomic_with_blobs, blob_delete_unreferenced, blob_store, sha256_hex
 from backend.core.exceptions import ApplicationError
 from backend.images.models import ConditionalInput, GeneratedImage, Generator, SynthesisTask
-from backend.images.validation import Rejected, inspect_image
+from backend.images.validation import ImageInfo, Rejected, inspect_image
 
 CONDITIONAL_TEXT_ROLES = {ConditionalInput.Role.PROMPT_TEXT}
 
@@ -95,60 +95,88 @@ def _check_conditional(cond: ConditionalFile, max_pixels: int) -> str:
     return inspect_image(cond.data, max_pixels=max_pixels).content_type
 
 
-def image_ingest(*, item: IngestItem, generator: Generator, task: SynthesisTask, annotator=None) -> IngestOutcome:
-    """Store one generated image (and its conditional inputs and human mask) or report it a duplicate.
+@dataclass
+class PreparedItem:
+    """An item after the checks that need no database: hash, full decode, mask and inputs checked."""
 
-    Raises ItemRejected naming the offending file; then nothing of the item is stored.
-    """
+    item: IngestItem
+    sha: str = ""
+    info: ImageInfo | None = None
+    conditional_types: list[str] = field(default_factory=list)
+    mask: CanonicalMask | None = None
+    rejection: ItemRejected | None = None
+
+
+def image_prepare(*, item: IngestItem) -> PreparedItem:
+    """CPU-only half of ingest. Touches no database, so batches run it in worker threads ahead of storing."""
     max_pixels = settings.FLAWMAP_MAX_PIXELS
+    prepared = PreparedItem(item=item)
     if len(item.data) > settings.FLAWMAP_MAX_UPLOAD_BYTES:
-        raise ItemRejected(item.name, f"file is {len(item.data)} bytes, over FLAWMAP_MAX_UPLOAD_BYTES")
-    sha = sha256_hex(item.data)
-    existing = GeneratedImage.objects.filter(blob_id=sha).first()
-    if existing is not None:
-        return IngestOutcome(existing, created=False)
+        prepared.rejection = ItemRejected(item.name, f"file is {len(item.data)} bytes, over FLAWMAP_MAX_UPLOAD_BYTES")
+        return prepared
+    prepared.sha = sha256_hex(item.data)
     try:
-        info = inspect_image(item.data, max_pixels=max_pixels)
+        prepared.info = inspect_image(item.data, max_pixels=max_pixels)
     except Rejected as exc:
-        raise ItemRejected(item.name, str(exc)) from exc
-    conditional_types = []
+        prepared.rejection = ItemRejected(item.name, str(exc))
+        return prepared
     for cond in item.conditional_inputs:
         try:
-            conditional_types.append(_check_conditional(cond, max_pixels))
+            prepared.conditional_types.append(_check_conditional(cond, max_pixels))
         except Rejected as exc:
-            raise ItemRejected(cond.name, str(exc)) from exc
-    mask = None
+            prepared.rejection = ItemRejected(cond.name, str(exc))
+            return prepared
     if item.mask_data is not None:
-        if annotator is None:
-            raise ApplicationError("ingesting masks needs an annotator user")
         try:
-            mask = mask_canonicalize(item.mask_data, width=info.width, height=info.height)
+            prepared.mask = mask_canonicalize(item.mask_data, width=prepared.info.width, height=prepared.info.height)
         except Rejected as exc:
-            raise ItemRejected(item.mask_name or item.name, str(exc)) from exc
+            prepared.rejection = ItemRejected(item.mask_name or item.name, str(exc))
+    return prepared
 
+
+def image_store(*, prepared: PreparedItem, generator: Generator, task: SynthesisTask, annotator=None) -> IngestOutcome:
+    """Database half of ingest: a duplicate is reported, a rejected item raised, a new one stored whole."""
+    item = prepared.item
+    if prepared.sha:
+        existing = GeneratedImage.objects.filter(blob_id=prepared.sha).first()
+        if existing is not None:
+            return IngestOutcome(existing, created=False)
+    if prepared.rejection is not None:
+        raise prepared.rejection
+    if prepared.mask is not None and annotator is None:
+        raise ApplicationError("ingesting masks needs an annotator user")
+    info = prepared.info
     try:
         with atomic_with_blobs():
-            blob = blob_store(data=item.data, content_type=info.content_type, sha256=sha)
+            blob = blob_store(data=item.data, content_type=info.content_type, sha256=prepared.sha)
             image = GeneratedImage.objects.create(
                 blob=blob, width=info.width, height=info.height, format=info.format,
                 generator=item.generator or generator, task=item.task or task, prompt=item.prompt,
                 seed=item.seed, domain=item.domain, source_uri=item.source_uri,
                 original_name=item.name[-255:], metadata=item.metadata,
             )
-            for cond, content_type in zip(item.conditional_inputs, conditional_types):
+            for cond, content_type in zip(item.conditional_inputs, prepared.conditional_types):
                 ConditionalInput.objects.create(
                     image=image, role=cond.role, original_name=cond.name[-255:],
                     blob=blob_store(data=cond.data, content_type=content_type),
                 )
-            if mask is not None:
-                annotation_create(image=image, user=annotator, mask=mask)
+            if prepared.mask is not None:
+                annotation_create(image=image, user=annotator, mask=prepared.mask)
     except IntegrityError:
         # Another ingest stored the same bytes between our check and our insert.
-        existing = GeneratedImage.objects.filter(blob_id=sha).first()
+        existing = GeneratedImage.objects.filter(blob_id=prepared.sha).first()
         if existing is None:
             raise
         return IngestOutcome(existing, created=False)
     return IngestOutcome(image, created=True)
+
+
+def image_ingest(*, item: IngestItem, generator: Generator, task: SynthesisTask, annotator=None) -> IngestOutcome:
+    """Store one generated image (and its conditional inputs and human mask) or report it a duplicate.
+
+    Raises ItemRejected naming the offending file; then nothing of the item is stored.
+    """
+    return image_store(prepared=image_prepare(item=item), generator=generator, task=task, annotator=annotator)
 
 
 @transaction.atomic

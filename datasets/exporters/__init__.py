@@ -21,3 +21,7 @@ def get_exporter(name: str) -> Exporter:
 
 # Importing the modules registers them.
 from datasets.exporters import pal4vst  # noqa: E402,F401
+from datasets.exporters import coco  # noqa: E402,F401
+from datasets.exporters import labelstudio  # noqa: E402,F401
+from datasets.exporters import synartifact  # noqa: E402,F401
+from datasets.exporters import vlm_jsonl  # noqa: E402,F401

@@ -37,4 +37,6 @@ class Command(BaseCommand):
             export = export_run(export=export, out=out)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        except OSError as exc:  # disk full, permissions: say what and where, nothing was published
+            raise CommandError(f"export to {out} failed, nothing was written there: {exc}") from exc
         self.stdout.write(f"exported {dataset_version} as {format} to {export.path}")
