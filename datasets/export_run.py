@@ -54,13 +54,14 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_checksums(folder: Path) -> None:
-    lines = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        if rel not in META_FILES:
-            lines.append(f"{_sha256_file(path)}  {rel}\n")
-    (folder / "SHA256SUMS").write_text("".join(lines))
+def write_checksums(folder: Path, known: dict[str, str] | None = None) -> None:
+    """SHA256SUMS for every data file, sorted by path; sums in `known` are trusted, the rest computed."""
+    known = known or {}
+    with open(folder / "SHA256SUMS", "w") as out:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            rel = path.relative_to(folder).as_posix()
+            if rel not in META_FILES:
+                out.write(f"{known.get(rel) or _sha256_file(path)}  {rel}\n")
 
 
 def export_to_path(*, version: DatasetVersion, fmt: str, out: Path) -> Path:
@@ -88,7 +89,7 @@ def export_to_path(*, version: DatasetVersion, fmt: str, out: Path) -> Path:
         }
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         (work / "DATASHEET.md").write_text(datasheet_markdown(version))
-        write_checksums(work)
+        write_checksums(work, context.known_sha256)
         if archive:
             tmp_archive = out.parent / f".{out.name}.{uuid.uuid4().hex}.tmp"
             mode = "w" if out.name.endswith(".tar") else "w:gz"

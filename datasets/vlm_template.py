@@ -14,8 +14,8 @@ Question (one line):
     image, x to the right, y down, x2 and y2 exclusive), or the single word `none` if the image shows no
     artifacts.
 
-Options are sorted by code (numerically when the code is a number) and each definition is squeezed to
-one line (runs of whitespace become one space).
+Options are sorted by code (numerically when the code is a number); each definition is squeezed to one
+line (runs of whitespace become one space) and loses its final full stop, since options end with ";".
 
 Answer grammar (lines joined by "\\n", no trailing newline):
 
@@ -55,7 +55,7 @@ def int_box(bbox) -> list[int]:
     A box that rounds to nothing grows towards the origin ([63.6, 63.9] → [63, 64]), so a box inside the
     image stays inside it without knowing the image size.
     """
-    x1, y1, x2, y2 = (int(math.floor(float(v) + 0.5)) for v in bbox)
+    x1, y1, x2, y2 = (math.floor(float(v) + 0.5) for v in bbox)
     if x2 <= x1:
         x1, x2 = (x2 - 1, x2) if x2 >= 1 else (x1, x1 + 1)
     if y2 <= y1:

@@ -1,4 +1,8 @@
-"""Turns an uploaded mask file into Flawmap's canonical form: a 0/255 single-channel PNG."""
+"""Turns an uploaded mask file into Flawmap's canonical form: a 0/1 palette PNG.
+
+Pixel values are 0 (clean) and 1 (artifact), exactly what PAL4VST / mmsegmentation labels hold, so a
+`pal4vst` export copies mask files byte for byte; the palette shows them black and white in any viewer.
+"""
 
 import io
 from dataclasses import dataclass
@@ -11,6 +15,7 @@ from ml.par import perceptual_artifacts_ratio
 
 # Accepted encodings of "binary": PAL4VST labels use 0/1, most tools 0/255.
 _BINARY_VALUE_SETS = ({0, 1}, {0, 255})
+_PALETTE = [0, 0, 0, 255, 255, 255]
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,10 @@ def mask_array_to_canonical(mask: np.ndarray) -> CanonicalMask:
     """Encode a boolean / 0-1 array as the canonical PNG."""
     binary = np.asarray(mask) != 0
     buf = io.BytesIO()
-    Image.fromarray(binary.astype(np.uint8) * 255, mode="L").save(buf, format="PNG")
+    image = Image.fromarray(binary.astype(np.uint8), mode="P")
+    image.putpalette(_PALETTE)
+    # Fixed encoder settings: the same mask always gives the same bytes (and blob).
+    image.save(buf, format="PNG", compress_level=6)
     height, width = binary.shape
     return CanonicalMask(
         png=buf.getvalue(), width=width, height=height,

@@ -62,7 +62,7 @@ class Annotation(models.Model):
 
 
 class MaskLabel(models.Model):
-    """Per-pixel binary artifact mask (0/255 PNG, image-sized) with its PAR."""
+    """Per-pixel binary artifact mask (0/1 palette PNG, image-sized) with its PAR."""
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="masks")
     blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="masks")

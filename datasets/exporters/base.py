@@ -1,8 +1,9 @@
 """What every exporter gets: items one at a time (constant memory), and a place to write."""
 
 import io
+import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -50,9 +51,6 @@ class ExportItem:
     def regions(self) -> list[dict]:
         return self.row.regions
 
-    def open_image(self):
-        return blob_storage().open(self.image_key, "rb")
-
     @cached_property
     def mask(self) -> np.ndarray | None:
         """Boolean H×W artifact mask, or None when the chosen label has none."""
@@ -68,6 +66,28 @@ class ExportContext:
     out: Path
     # Taxonomy classes in export order: (code, slug, name, definition).
     classes: list[tuple[str, str, str, str]]
+    # Checksums already known for written files (blob copies): SHA256SUMS needn't read them again.
+    known_sha256: dict[str, str] = field(default_factory=dict)
+
+    def copy_blob(self, *, key: str, sha256: str, dest: Path) -> None:
+        """Copy a content-addressed blob to `dest`; its sha256 is its name, so it is recorded, not recomputed."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        storage = blob_storage()
+        try:
+            source = storage.path(key)  # local disk: let the kernel copy (sendfile)
+        except NotImplementedError:
+            source = None
+        if source is not None:
+            shutil.copyfile(source, dest)
+        else:
+            with storage.open(key, "rb") as src, open(dest, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        self.known_sha256[dest.relative_to(self.out).as_posix()] = sha256
+
+    def copy_image(self, item: "ExportItem", folder: Path) -> Path:
+        dest = folder / item.image_filename
+        self.copy_blob(key=item.image_key, sha256=item.sha256, dest=dest)
+        return dest
 
 
 class Exporter:
@@ -78,8 +98,3 @@ class Exporter:
 
     def write(self, *, items: Callable[[], Iterator[ExportItem]], context: ExportContext) -> None:
         raise NotImplementedError
-
-
-def write_png(path: Path, array: np.ndarray) -> None:
-    # Fixed encoder settings: equal arrays give equal bytes, so checksums survive a round trip.
-    Image.fromarray(array).save(path, format="PNG", compress_level=6)

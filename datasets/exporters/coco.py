@@ -30,7 +30,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from datasets.exporters import register
-from datasets.exporters.base import ExportItem, Exporter
+from datasets.exporters.base import Exporter, ExportItem
 
 GENERIC_ID = 0
 GENERIC_CATEGORY = {
@@ -88,11 +88,10 @@ def item_annotations(item: ExportItem) -> list[dict]:
     if mask is not None:
         rest = mask & ~covered
         if rest.any():
-            rle = rle_json(rest)
             ys, xs = np.nonzero(rest)
-            x, y = int(xs.min()), int(ys.min())
-            out.append({"category_id": GENERIC_ID, "bbox": [x, y, int(xs.max()) + 1 - x, int(ys.max()) + 1 - y],
-                        "iscrowd": 0, "attributes": {"caption": ""}, "segmentation": rle,
+            x, y = float(xs.min()), float(ys.min())
+            out.append({"category_id": GENERIC_ID, "bbox": [x, y, float(xs.max()) + 1 - x, float(ys.max()) + 1 - y],
+                        "iscrowd": 0, "attributes": {"caption": ""}, "segmentation": rle_json(rest),
                         "area": int(np.count_nonzero(rest))})
     return out
 
@@ -102,8 +101,8 @@ class _SplitFile:
 
     def __init__(self, stack: ExitStack, path: Path, header: dict):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = stack.enter_context(open(path, "w", encoding="utf-8"))
-        self.spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+        self.fh = stack.enter_context(open(path, "w", encoding="utf-8"))  # noqa: SIM115 (closed by the stack)
+        self.spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))  # noqa: SIM115
         body = _dumps(header)[:-1]  # leave the object open
         self.fh.write(body + ',\n"images":[\n')
         self.image_id = 0
@@ -154,10 +153,7 @@ class CocoExporter(Exporter):
             for item in items():
                 if item.row.annotation_id is None:
                     continue
-                images = context.out / "images" / item.split
-                images.mkdir(parents=True, exist_ok=True)
-                with item.open_image() as src, open(images / item.image_filename, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                context.copy_image(item, context.out / "images" / item.split)
                 split_file(item.split).add(
                     {"file_name": item.image_filename, "width": item.width, "height": item.height,
                      "sha256": item.sha256, "label_source": item.row.label_source},

@@ -12,7 +12,6 @@ class name, per-region captions) for the project's labelling config (`annotator.
 """
 
 import json
-import shutil
 from collections import deque
 from collections.abc import Iterator
 from itertools import islice
@@ -20,7 +19,7 @@ from itertools import islice
 from annotator.converter import CHOICE_FROM, IMAGE_TO, NO_ARTIFACTS_CHOICE, LSRegion, labels_to_results
 from backend.annotations.models import Annotation
 from datasets.exporters import register
-from datasets.exporters.base import ExportItem, Exporter
+from datasets.exporters.base import Exporter, ExportItem
 
 # Items whose annotation details (lead time, no-artifacts flag, model) are fetched in one query.
 CHUNK = 200
@@ -53,7 +52,8 @@ def task_results(item: ExportItem, annotation: Annotation, names: dict[str, str]
 @register
 class LabelStudioExporter(Exporter):
     name = "labelstudio"
-    description = "Label Studio tasks.json (brush masks, class boxes, captions; model labels as predictions) + images/{split}/"
+    description = ("Label Studio tasks.json (brush masks, class boxes, captions; model labels as predictions) "
+                   "+ images/{split}/")
 
     def write(self, *, items, context):
         names = {slug: name for _code, slug, name, _definition in context.classes}
@@ -61,10 +61,7 @@ class LabelStudioExporter(Exporter):
             fh.write("[")
             first = True
             for item, annotation in _with_annotations(items()):
-                images = context.out / "images" / item.split
-                images.mkdir(parents=True, exist_ok=True)
-                with item.open_image() as src, open(images / item.image_filename, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                context.copy_image(item, context.out / "images" / item.split)
                 task = {"data": {"image": f"images/{item.split}/{item.image_filename}",
                                  "flawmap_image_id": item.row.image_id, "sha256": item.sha256, "split": item.split},
                         "annotations": []}

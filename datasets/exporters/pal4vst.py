@@ -1,11 +1,10 @@
 """PAL4VST / mmsegmentation layout: images/{split}/NAME, labels/{split}/NAME.png with 0/1 values."""
 
-import shutil
-
 import numpy as np
 
+from backend.annotations.masks import mask_array_to_canonical
 from datasets.exporters import register
-from datasets.exporters.base import Exporter, write_png
+from datasets.exporters.base import Exporter
 
 
 @register
@@ -17,12 +16,11 @@ class Pal4vstExporter(Exporter):
         for item in items():
             if item.row.annotation_id is None:
                 continue  # unlabelled: no segmentation to train on (an all-zero label would claim "clean")
-            images = context.out / "images" / item.split
-            labels = context.out / "labels" / item.split
-            images.mkdir(parents=True, exist_ok=True)
-            labels.mkdir(parents=True, exist_ok=True)
-            with item.open_image() as src, open(images / item.image_filename, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            mask = item.mask
-            label = np.zeros((item.height, item.width), np.uint8) if mask is None else mask.astype(np.uint8)
-            write_png(labels / f"{item.sha256}.png", label)
+            context.copy_image(item, context.out / "images" / item.split)
+            label = context.out / "labels" / item.split / f"{item.sha256}.png"
+            if item.mask_key:
+                # Stored masks already are 0/1 PNGs: copy the bytes, no decode/encode.
+                context.copy_blob(key=item.mask_key, sha256=item.row.mask_sha256, dest=label)
+            else:
+                # Labelled without a mask (e.g. "no artifacts"): an all-clean label, in the stored masks' encoding.
+                label.write_bytes(mask_array_to_canonical(np.zeros((item.height, item.width), bool)).png)

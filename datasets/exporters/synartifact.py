@@ -8,7 +8,6 @@ items are left out, since an empty list would claim the image is clean.
 """
 
 import json
-import shutil
 
 from datasets.exporters import register
 from datasets.exporters.base import Exporter
@@ -29,17 +28,15 @@ def synartifact_json(regions: list[dict]) -> dict:
 @register
 class SynArtifactExporter(Exporter):
     name = "synartifact"
-    description = "SynArtifact JSON per image, annotations/{split}/{sha256}.json (boxes, class codes, captions) + images/{split}/"
+    description = ("SynArtifact JSON per image, annotations/{split}/{sha256}.json (boxes, class codes, captions) "
+                   "+ images/{split}/")
 
     def write(self, *, items, context):
         for item in items():
             if item.row.annotation_id is None:
                 continue
-            images = context.out / "images" / item.split
             labels = context.out / "annotations" / item.split
-            images.mkdir(parents=True, exist_ok=True)
             labels.mkdir(parents=True, exist_ok=True)
-            with item.open_image() as src, open(images / item.image_filename, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            context.copy_image(item, context.out / "images" / item.split)
             text = json.dumps(synartifact_json(item.regions), ensure_ascii=False, indent=2)
             (labels / f"{item.sha256}.json").write_text(text + "\n", encoding="utf-8")

@@ -7,7 +7,6 @@ classified (a mask with pixels and no regions) — "none" would teach the model 
 """
 
 import json
-import shutil
 from contextlib import ExitStack
 
 from datasets.exporters import register
@@ -37,10 +36,7 @@ class VlmJsonlExporter(Exporter):
                     continue
                 if not item.regions and item.mask is not None and item.mask.any():
                     continue  # artifacts without a class: no truthful answer in this template
-                images = context.out / "images" / item.split
-                images.mkdir(parents=True, exist_ok=True)
-                with item.open_image() as src, open(images / item.image_filename, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                context.copy_image(item, context.out / "images" / item.split)
                 line = {"image": f"images/{item.split}/{item.image_filename}", "question": prompt,
                         "answer": answer(item.regions, context.classes), "sha256": item.sha256,
                         "label_source": item.row.label_source, "width": item.width, "height": item.height}
