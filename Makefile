@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install system-deps demo test serve worker migrate schema bench clean labelstudio labelstudio-stop labelstudio-status
+.PHONY: install system-deps demo test serve worker migrate schema bench bench-webhook bench-export clean labelstudio labelstudio-stop labelstudio-status
 
 install: $(INSTALLED) system-deps
 
@@ -48,6 +48,12 @@ schema: install
 
 bench: install
 	$(PY) scripts/with_test_services.py -- $(PY) bench/ingest.py
+
+bench-webhook: install
+	$(PY) scripts/with_test_services.py -- $(PY) bench/webhook.py
+
+bench-export: install
+	$(PY) scripts/with_test_services.py -- $(PY) bench/export.py
 
 # Local Label Studio 1.23.2 (own venv .venv-labelstudio) on 127.0.0.1:8089; writes var/labelstudio.env
 labelstudio: $(INSTALLED)

@@ -37,61 +37,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT, blob_storage_at, create_bench_db, django_setup, drop_bench_db, log, photo_like
+
 TARGET_RATIO = 0.5
 SIZE = 512
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------
 # Test images: smooth shading + mid-frequency texture + sensor-like grain, distinct per index.
 # --------------------------------------------------------------------------------------------
 
-_GRID: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _photo_like(index: int, size: int = SIZE) -> np.ndarray:
-    rng = np.random.default_rng(1_000_003 + index)
-    if size not in _GRID:
-        axis = np.arange(size, dtype=np.float32) / size
-        _GRID[size] = (axis[None, :], axis[:, None])  # broadcasting row / column
-    x, y = _GRID[size]
-    ones = np.ones((size, size), dtype=np.float32)
-    # Grey-level structure fields, mixed into R, G, B with per-image weights below.
-    fields = [ones, x * ones, y * ones]  # flat colour and lighting gradients
-    for _ in range(4):  # low-frequency waves at random orientations
-        theta, freq, phase = rng.uniform(0, np.pi), rng.uniform(0.5, 3.0), rng.uniform(0, 2 * np.pi)
-        kx, ky = np.float32(2 * np.pi * freq * np.cos(theta)), np.float32(2 * np.pi * freq * np.sin(theta))
-        fields.append(np.sin(kx * x + ky * y + np.float32(phase)))
-    for _ in range(5):  # soft blobs ("objects"); a Gaussian is separable, so an outer product
-        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.25)
-        fields.append(np.exp(-((x - cx) ** 2) / (2 * r * r)) * np.exp(-((y - cy) ** 2) / (2 * r * r)))
-    for cells in (16, 64):  # texture (foliage, fabric, ...): coarse noise upsampled smoothly
-        coarse = np.clip(rng.standard_normal((cells, cells), dtype=np.float32) * 40 + 128, 0, 255)
-        up = Image.fromarray(coarse.astype(np.uint8), "L").resize((size, size), Image.BICUBIC)
-        fields.append((np.asarray(up, dtype=np.float32) - 128) / 40)
-    weights = np.concatenate([
-        rng.uniform(40, 200, size=(1, 3)),            # base colour
-        rng.uniform(-60, 60, size=(2, 3)),            # gradients
-        rng.uniform(-20, 20, size=(4, 3)),            # waves
-        rng.uniform(-70, 70, size=(5, 3)),            # blobs
-        rng.uniform(4, 12, size=(1, 1)) * rng.uniform(0.7, 1.0, size=(1, 3)),  # textures: mostly
-        rng.uniform(3, 8, size=(1, 1)) * rng.uniform(0.7, 1.0, size=(1, 3)),   # luminance
-    ]).astype(np.float32)
-    img = np.tensordot(np.stack(fields, axis=-1), weights, axes=([2], [0]))
-    # Fine grain, as a camera sensor / a decoded photo has; this is what keeps PNG sizes honest.
-    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(2.5)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def _write_png(args: tuple[int, str]) -> tuple[str, int]:
     index, folder = args
     buf = io.BytesIO()
     # Level 4 gives the same sizes as Pillow's default (6) on these images, encoding ~40% faster.
-    Image.fromarray(_photo_like(index), "RGB").save(buf, format="PNG", compress_level=4)
+    Image.fromarray(photo_like(index), "RGB").save(buf, format="PNG", compress_level=4)
     data = buf.getvalue()
     (Path(folder) / f"img_{index:06d}.png").write_bytes(data)
     return hashlib.sha256(data).hexdigest(), len(data)
@@ -148,21 +108,12 @@ def run_bare(src: Path, out: Path, n: int) -> float:
     return elapsed
 
 
-def _blob_storage_at(location: Path):
-    from django.test import override_settings
-
-    backend = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}}
-    from django.conf import settings
-
-    return override_settings(STORAGES={**settings.STORAGES, "default": backend, "blobs": backend})
-
-
 def run_ingest(src: Path, media: Path, n: int, generator, task, profile_to: Path | None = None) -> float:
     from backend.images.batch import images_ingest_batch
     from backend.images.folder import folder_items, folder_plan
 
     media.mkdir(parents=True)
-    with _blob_storage_at(media):
+    with blob_storage_at(media):
         profiler = None
         if profile_to is not None:
             import cProfile
@@ -197,44 +148,6 @@ def reset_ingested() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(f"VACUUM ANALYZE {', '.join(connection.ops.quote_name(t) for t in tables)}")
-
-
-# --------------------------------------------------------------------------------------------
-# Django and the throwaway database.
-# --------------------------------------------------------------------------------------------
-
-def django_setup(work: Path) -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.config.settings"
-    # Nothing of the real var/ is used: SQLite fallback, media and static all point into `work`.
-    os.environ["FLAWMAP_VAR_DIR"] = str(work / "var")
-    os.environ["FLAWMAP_MEDIA_ROOT"] = str(work / "media-unused")
-    os.environ["FLAWMAP_STORAGE"] = "local"
-    os.environ["DJANGO_DEBUG"] = "false"  # DEBUG=True would record every query
-    (work / "var").mkdir(parents=True, exist_ok=True)
-    import django
-
-    django.setup()
-
-
-def create_bench_db(work: Path) -> tuple[str, str]:
-    """Create and migrate a dedicated database; returns (old NAME, vendor) for drop_bench_db."""
-    from django.db import connection
-
-    old_name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        connection.settings_dict["TEST"]["NAME"] = str(work / "bench.sqlite3")
-    else:
-        connection.settings_dict["TEST"]["NAME"] = f"flawmap_bench_ingest_{os.getpid()}"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
-    return old_name, connection.vendor
-
-
-def drop_bench_db(old_name: str) -> None:
-    from django.db import connection
-
-    connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,7 +202,7 @@ def main(argv: list[str]) -> int:
         from django.db import connection
 
         t0 = time.perf_counter()
-        old_name, vendor = create_bench_db(work)
+        old_name, vendor = create_bench_db(work, "ingest")
         db_label = f"{vendor} ({connection.settings_dict['NAME']}, throwaway)"
         log(f"created and migrated database {db_label} in {time.perf_counter() - t0:.1f} s")
 
