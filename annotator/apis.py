@@ -1,5 +1,6 @@
 import hmac
 import json
+import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -20,6 +21,8 @@ from backend.core.api import get_or_404, paginated_response
 from backend.core.blobs import blob_open
 from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage, Generator
+
+logger = logging.getLogger(__name__)
 
 
 class LabelStudioWebhookApi(APIView):
@@ -42,8 +45,17 @@ class LabelStudioWebhookApi(APIView):
             return Response({"detail": "payload needs an action"}, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():
             event = webhook_event_record(payload=payload)
-            transaction.on_commit(lambda: tasks.process_webhook_event.delay(event.pk))
+            transaction.on_commit(lambda: _enqueue_event(event.pk))
         return Response({"event": event.pk})
+
+
+def _enqueue_event(event_id: int) -> None:
+    # The event is stored: if the broker is down, answer 200 anyway (a failure would count towards Label
+    # Studio disabling the hook); the periodic reconcile job processes events left pending.
+    try:
+        tasks.process_webhook_event.delay(event_id)
+    except Exception:
+        logger.exception("could not enqueue webhook event %s; reconcile will process it", event_id)
 
 
 class WebhookEventOutputSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from annotator.models import Campaign
-from annotator.services.events import webhook_event_process
+from annotator.services.events import webhook_event_process, webhook_events_process_stale
 from annotator.services.push import campaign_push_images
 from annotator.services.reconcile import campaign_reconcile
 
@@ -26,4 +26,6 @@ def reconcile_campaign(campaign_id: int) -> dict:
 
 @shared_task(name="annotator.reconcile_all")
 def reconcile_all() -> dict:
-    return {c.name: campaign_reconcile(campaign=c).as_dict() for c in Campaign.objects.exclude(ls_project_id=None)}
+    stale = webhook_events_process_stale()
+    reports = {c.name: campaign_reconcile(campaign=c).as_dict() for c in Campaign.objects.exclude(ls_project_id=None)}
+    return {"stale_events_processed": stale, "campaigns": reports}

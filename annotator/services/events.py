@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -85,3 +86,13 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent:
     WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
         status=WebhookEvent.Status.FAILED, error=error, processed_at=timezone.now())
     return WebhookEvent.objects.get(pk=event_id)
+
+
+def webhook_events_process_stale(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Process events still pending after `older_than` (their job was never queued, or its worker died)."""
+    cutoff = timezone.now() - older_than
+    ids = list(WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lt=cutoff)
+               .order_by("id").values_list("id", flat=True))
+    for event_id in ids:
+        webhook_event_process(event_id=event_id)
+    return len(ids)

@@ -135,3 +135,33 @@ def test_signed_image_links(task, settings):
     assert APIClient().get(path[:-3] + "xyz").status_code == 403
     settings.FLAWMAP_SIGNED_URL_MAX_AGE = -1
     assert APIClient().get(path).status_code == 403
+
+
+def test_events_left_pending_are_processed_by_the_periodic_job(task):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotator.services.events import webhook_events_process_stale
+
+    event = WebhookEvent.objects.create(action="ANNOTATION_CREATED", ls_project_id=9001, payload=payload(task))
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=10))
+    fresh = WebhookEvent.objects.create(action="ANNOTATION_CREATED", ls_project_id=9001,
+                                        payload=payload(task, ann_id=2))
+    assert webhook_events_process_stale() == 1  # run by the periodic reconcile_all job
+    event.refresh_from_db()
+    fresh.refresh_from_db()
+    assert event.status == "processed" and fresh.status == "pending"  # a fresh one still has its job coming
+
+
+def test_broker_down_still_acknowledges(task, monkeypatch, django_capture_on_commit_callbacks):
+    from annotator import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(tasks.process_webhook_event, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(payload(task))
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().status == "pending"
