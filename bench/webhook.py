@@ -2,13 +2,14 @@
 proof that every annotation is stored exactly once by the real Celery worker.
 
     python bench/webhook.py [--posts 500] [--concurrency 50] [--json] [--strict]
-    python scripts/with_test_services.py -- python bench/webhook.py   # throwaway PostgreSQL + Redis
+    make bench-webhook              # same, under scripts/with_test_services.py (throwaway PostgreSQL + Redis)
 
 What runs (all on loopback, nothing reaches Label Studio):
 
-* a throwaway PostgreSQL database `flawmap_bench_<pid>` on the server DATABASE_URL names, created and
-  migrated the way Django's test runner does it and dropped at the end (the database DATABASE_URL
-  names is never touched); blobs in a temporary folder that is removed at the end;
+* a throwaway PostgreSQL database `flawmap_bench_webhook_<pid>` on the server DATABASE_URL names,
+  created and migrated the way Django's test runner does it (bench/support.py) and dropped at the end,
+  also on Ctrl-C or SIGTERM (the database DATABASE_URL names is never touched); blobs, server logs
+  and everything else in a temporary folder that is removed at the end;
 * seeded with one campaign (ls_project_id=1), --images small PNGs ingested through image_ingest, one
   CampaignTask per image and a LabelStudioUser mapping (Label Studio user 7), so intake needs no
   Label Studio server;
@@ -52,6 +53,8 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 from PIL import Image
 
+from support import create_bench_db, drop_bench_db, log
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 50.0
 WEBHOOK_PATH = "/api/labelstudio/webhook/"
@@ -69,10 +72,6 @@ LABEL_CONFIG = """<View>
   <TextArea name="caption" toName="image" perRegion="true" editable="true"/>
   <Choices name="no_artifacts" toName="image"><Choice value="No artifacts"/></Choices>
 </View>"""
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def _free_port() -> int:
@@ -117,23 +116,14 @@ def django_setup(work: Path) -> dict:
     return overrides
 
 
-def create_bench_db() -> str:
-    """Create and migrate a dedicated PostgreSQL database; returns the old NAME for drop_bench_db."""
-    from django.db import connection
-
-    old_name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"flawmap_bench_{os.getpid()}"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
-    return old_name
-
-
-def drop_bench_db(old_name: str) -> None:
+def drop_db(old_name: str) -> None:
+    """support.drop_bench_db; if a server process killed hard left a session behind, end it and drop again."""
     from django.db import connection, connections
 
     name = connection.settings_dict["NAME"]
     connections.close_all()
     try:
-        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+        drop_bench_db(old_name)
     except Exception:
         # A server process killed hard may leave a session behind for a moment; end those, retry once.
         import psycopg
@@ -256,6 +246,46 @@ class Proc:
         except (ProcessLookupError, PermissionError):
             pass
         self._log.close()
+
+
+def process_group(proc: Proc) -> set[int]:
+    """Pids in the process's group (gunicorn's master and workers); empty where there is no /proc."""
+    pids = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == proc.popen.pid:
+                    pids.add(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def purge_jobs_from(pids: set[int]) -> int:
+    """Remove the jobs still queued that these (web) processes published; they name a dropped database.
+
+    Celery stamps every message with its sender, origin "gen<pid>@<host>"; only ours are removed.
+    """
+    from backend.config.celery import app
+
+    host = socket.gethostname()
+    origins = {f"gen{pid}@{host}" for pid in pids}
+    removed = 0
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        for queue in ("default", "io", "gpu"):
+            for raw in client.lrange(queue, 0, -1):
+                try:
+                    origin = json.loads(raw)["headers"].get("origin")
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+                if origin in origins:
+                    removed += client.lrem(queue, 1, raw)
+    return removed
 
 
 def start_gunicorn(env: dict, port: int, args, work: Path) -> Proc:
@@ -421,6 +451,24 @@ def get_warmup(port: int, count: int, concurrency: int) -> None:
         t.join()
 
 
+def background_cpu_busy(seconds: float = 1.0) -> float | None:
+    """Share (0..1) of all CPUs busy over `seconds` while our servers are idle: other load on the machine."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(seconds)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):  # not Linux
+        return None
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
 def wait_processed(procs: list[Proc], timeout: float) -> tuple[float, int]:
     """Poll until no event is pending; returns (time.perf_counter() when done, pending left)."""
     from annotator.models import WebhookEvent
@@ -574,12 +622,13 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="flawmap-bench-webhook-", dir=args.dir))
     old_name = None
     procs: list[Proc] = []
+    web_pids: set[int] = set()
     try:
         overrides = django_setup(work)
         from django.db import connection
 
         t = time.perf_counter()
-        old_name = create_bench_db()
+        old_name, _ = create_bench_db(work, "webhook")
         db_name = connection.settings_dict["NAME"]
         log(f"created and migrated database {db_name} (throwaway) in {time.perf_counter() - t:.1f} s")
 
@@ -606,6 +655,7 @@ def main(argv: list[str]) -> int:
         t = time.perf_counter()
         wait_worker_ready(procs[0], hostname, 90)
         wait_http_ready(procs[1], port, 90)
+        web_pids |= process_group(procs[1])
         log(f"gunicorn ({args.workers} workers x {args.threads} threads) on 127.0.0.1:{port} and celery worker "
             f"(prefork x {args.worker_concurrency}) ready in {time.perf_counter() - t:.1f} s")
 
@@ -620,6 +670,10 @@ def main(argv: list[str]) -> int:
                 raise RuntimeError(f"the worker did not process the warm-up posts in {args.timeout:.0f} s")
             log(f"warm-up: {len(warm)} posts answered and processed")
 
+        background = background_cpu_busy()
+        if background is not None and background > 0.10:
+            log(f"warning: {100 * background:.0f}% of the CPUs are busy with other work before the burst; "
+                "latencies will be higher than on a quiet machine")
         mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
         log(f"posting {len(measured)} webhooks from {args.concurrency} clients ({mode}, "
             f"{'keep-alive' if args.keepalive else 'new connection per post'})...")
@@ -677,6 +731,7 @@ def main(argv: list[str]) -> int:
             "celery_concurrency": args.worker_concurrency,
             "conn_max_age": int(conn_max_age),
             "cpus": os.cpu_count(),
+            "background_cpu_busy_pct": round(100 * background, 1) if background is not None else None,
             "mean_body_bytes": round(mean_body),
             "acked": len(ok_latency),
             "latency_ms": {"p50": round(p50, 2), "p90": round(p90, 2), "p99": round(p99, 2),
@@ -704,7 +759,9 @@ def main(argv: list[str]) -> int:
                 ("concurrent clients", f"{args.concurrency}, {mode}, "
                                        f"{'keep-alive' if args.keepalive else 'new connection per post'}"),
                 ("server", f"gunicorn {args.workers} workers x {args.threads} threads, celery prefork x "
-                           f"{args.worker_concurrency}, CONN_MAX_AGE={conn_max_age}, {os.cpu_count()} CPUs"),
+                           f"{args.worker_concurrency}, CONN_MAX_AGE={conn_max_age}"),
+                ("machine", f"{os.cpu_count()} CPUs" + (f", {100 * background:.0f}% busy with other work "
+                                                         "just before the burst" if background is not None else "")),
                 ("ack latency ms", f"p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  "
                                    f"max {lat['max']:.1f}"),
                 ("target p99 <= 50 ms", "PASS" if passed else "FAIL"),
@@ -733,14 +790,23 @@ def main(argv: list[str]) -> int:
         log(f"benchmark could not run: {exc}")
         return 2
     finally:
+        if len(procs) > 1:
+            web_pids |= process_group(procs[1])  # gunicorn may have replaced a worker
         for proc in reversed(procs):
             try:
                 proc.stop()
             except Exception as exc:  # report, but still drop the database
                 log(f"could not stop {proc.name}: {exc}")
+        if web_pids:
+            try:
+                removed = purge_jobs_from(web_pids)
+                if removed:
+                    log(f"removed {removed} job(s) of this run that were still queued on the broker")
+            except Exception as exc:
+                log(f"could not remove this run's queued jobs from the broker: {exc}")
         if old_name is not None:
             try:
-                drop_bench_db(old_name)
+                drop_db(old_name)
             except Exception as exc:  # report, but still remove the files
                 log(f"could not drop the benchmark database: {exc}")
         if args.keep:
