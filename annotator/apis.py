@@ -43,9 +43,8 @@ class LabelStudioWebhookApi(APIView):
             return Response({"detail": "body is not JSON"}, status=status.HTTP_400_BAD_REQUEST)
         if not isinstance(payload, dict) or not payload.get("action"):
             return Response({"detail": "payload needs an action"}, status=status.HTTP_400_BAD_REQUEST)
-        with transaction.atomic():
-            event = webhook_event_record(payload=payload)
-            transaction.on_commit(lambda: _enqueue_event(event.pk))
+        event = webhook_event_record(payload=payload)  # atomic itself; committed when it returns
+        _enqueue_event(event.pk)
         return Response({"event": event.pk})
 
 

@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from annotator.models import Campaign, WebhookEvent
@@ -65,8 +65,32 @@ def _apply(event: WebhookEvent) -> _Outcome:
     return outcome
 
 
+TRANSIENT_ATTEMPTS = 3
+
+
 def webhook_event_process(*, event_id: int) -> WebhookEvent:
-    """Convert one recorded event. Only pending events are processed, so a re-run is harmless."""
+    """Convert one recorded event. Only pending events are processed, so a re-run is harmless.
+
+    Races with concurrent jobs (a unique key, a deadlock) roll the attempt back and it is tried again.
+    """
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return _process_once(event_id)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == TRANSIENT_ATTEMPTS:
+                return _fail(event_id, f"gave up after {attempt} attempts: {exc.__class__.__name__}: {exc}")
+            logger.warning("webhook event %s: %s, retrying", event_id, exc)
+    raise AssertionError("unreachable")
+
+
+def _fail(event_id: int, error: str) -> WebhookEvent:
+    # Everything the event wrote was rolled back; only the failure is recorded.
+    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+        status=WebhookEvent.Status.FAILED, error=error, processed_at=timezone.now())
+    return WebhookEvent.objects.get(pk=event_id)
+
+
+def _process_once(event_id: int) -> WebhookEvent:
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_id)
@@ -78,14 +102,12 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent:
             event.save(update_fields=["status", "processed_at"])
             return event
     except ApplicationError as exc:
-        error = exc.message
+        return _fail(event_id, exc.message)
+    except (IntegrityError, OperationalError):
+        raise  # transient: the caller tries again
     except Exception as exc:  # never leave an event pending forever; reconcile recovers the annotation
         logger.exception("webhook event %s failed", event_id)
-        error = f"unexpected error: {exc.__class__.__name__}: {exc}"
-    # Everything the event wrote was rolled back; only the failure is recorded.
-    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
-        status=WebhookEvent.Status.FAILED, error=error, processed_at=timezone.now())
-    return WebhookEvent.objects.get(pk=event_id)
+        return _fail(event_id, f"unexpected error: {exc.__class__.__name__}: {exc}")
 
 
 def webhook_events_process_stale(*, older_than: timedelta = timedelta(minutes=5)) -> int:

@@ -14,7 +14,7 @@ from typing import IO
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from backend.core.models import Blob
 
@@ -86,7 +86,12 @@ def blob_store(*, data: bytes, content_type: str, sha256: str | None = None) -> 
             storage.delete(saved)
         else:
             keys.append(key)
-    return Blob.objects.create(sha256=sha, key=key, size=len(data), content_type=content_type)
+    try:
+        with transaction.atomic():  # savepoint: a lost race must not spoil the caller's transaction
+            return Blob.objects.create(sha256=sha, key=key, size=len(data), content_type=content_type)
+    except IntegrityError:
+        # Another transaction stored the same bytes meanwhile (the insert waited for it to commit).
+        return Blob.objects.get(sha256=sha)
 
 
 def blob_open(blob: Blob) -> IO[bytes]:

