@@ -647,7 +647,7 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, **overrides, "DATABASE_URL": bench_database_url(db_name)}
         if args.conn_max_age is not None:
             env["DATABASE_CONN_MAX_AGE"] = str(args.conn_max_age)
-        conn_max_age = env.get("DATABASE_CONN_MAX_AGE") or "0"
+        conn_max_age = env.get("DATABASE_CONN_MAX_AGE") or "60"  # the settings default
         port = _free_port()
         hostname = f"flawmap-bench-{os.getpid()}@%h"
         procs.append(start_worker(env, hostname, args, work))
