@@ -83,6 +83,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--strict", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="one more export under cProfile; print the top")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="flawmap-bench-export-"))
@@ -118,6 +119,13 @@ def main(argv: list[str]) -> int:
                     log(f"round {r + 1}: {name:7s} {args.n / times[-1]:8.1f} images/s ({times[-1]:.2f} s)")
                 shutil.rmtree(work / f"cp{r}")
                 shutil.rmtree(work / f"export{r}")
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.runcall(export_to_path, version=version, fmt="pal4vst", out=work / "profiled")
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
         cp_rate, export_rate = args.n / min(cp_times), args.n / min(export_times)
         ratio = export_rate / cp_rate
         result = {"n": args.n, "size": args.size, "database": vendor, "snapshot_s": round(snapshot_s, 2),

@@ -81,7 +81,10 @@ def export_to_path(*, version: DatasetVersion, fmt: str, out: Path) -> Path:
     try:
         classes = [(c.code, c.slug, c.name, c.definition) for c in artifact_class_list()]
         context = ExportContext(version=version, out=work, classes=classes)
-        exporter.write(items=lambda: export_items(version), context=context)
+        try:
+            exporter.write(items=lambda: export_items(version), context=context)
+        finally:
+            context.finish()  # every copy done (or its error raised) before anything is published
         manifest = {
             "dataset": version.dataset.name, "version": version.number, "manifest_hash": version.manifest_hash,
             "format": fmt, "exported_at": timezone.now().isoformat(), "counts": version.counts,

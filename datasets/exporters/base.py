@@ -2,7 +2,9 @@
 
 import io
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -60,6 +62,23 @@ class ExportItem:
             return np.asarray(Image.open(io.BytesIO(fh.read()))) != 0
 
 
+COPY_THREADS = 4
+MAX_PENDING_COPIES = 64
+
+
+def _copy_blob(key: str, dest: Path) -> None:
+    storage = blob_storage()
+    try:
+        source = storage.path(key)  # local disk: let the kernel copy (sendfile)
+    except NotImplementedError:
+        source = None
+    if source is not None:
+        shutil.copyfile(source, dest)
+    else:
+        with storage.open(key, "rb") as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+
 @dataclass
 class ExportContext:
     version: DatasetVersion
@@ -68,21 +87,30 @@ class ExportContext:
     classes: list[tuple[str, str, str, str]]
     # Checksums already known for written files (blob copies): SHA256SUMS needn't read them again.
     known_sha256: dict[str, str] = field(default_factory=dict)
+    # File creation dominates an export and the kernel does it without the GIL: copy in a few threads.
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(COPY_THREADS), repr=False)
+    _pending: deque = field(default_factory=deque, repr=False)
+    _folders: set = field(default_factory=set, repr=False)
 
     def copy_blob(self, *, key: str, sha256: str, dest: Path) -> None:
-        """Copy a content-addressed blob to `dest`; its sha256 is its name, so it is recorded, not recomputed."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        storage = blob_storage()
-        try:
-            source = storage.path(key)  # local disk: let the kernel copy (sendfile)
-        except NotImplementedError:
-            source = None
-        if source is not None:
-            shutil.copyfile(source, dest)
-        else:
-            with storage.open(key, "rb") as src, open(dest, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+        """Copy a content-addressed blob to `dest`; its sha256 is its name, so it is recorded, not recomputed.
+
+        The copy may finish later; `finish()` waits for all of them and raises the first error.
+        """
+        if dest.parent not in self._folders:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(dest.parent)
         self.known_sha256[dest.relative_to(self.out).as_posix()] = sha256
+        self._pending.append(self._pool.submit(_copy_blob, key, dest))
+        while len(self._pending) > MAX_PENDING_COPIES:  # bounded: memory stays flat
+            self._pending.popleft().result()
+
+    def finish(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def copy_image(self, item: "ExportItem", folder: Path) -> Path:
         dest = folder / item.image_filename
