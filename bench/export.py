@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from support import blob_storage_at, create_bench_db, django_setup, drop_bench_db, log, photo_like
+from support import blob_storage_at, create_bench_db, django_setup, log, photo_like, teardown
 
 TARGET_RATIO = 0.5
 
@@ -144,8 +144,7 @@ def main(argv: list[str]) -> int:
             print(f"  ratio export/cp     {ratio:.3f}  (target >= {TARGET_RATIO}: {'PASS' if result['pass'] else 'FAIL'})")
         return 1 if args.strict and not result["pass"] else 0
     finally:
-        drop_bench_db(old_name)
-        shutil.rmtree(work, ignore_errors=True)
+        teardown(old_name, work)
 
 
 if __name__ == "__main__":

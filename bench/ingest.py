@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from support import ROOT, blob_storage_at, create_bench_db, django_setup, drop_bench_db, log, photo_like
+from support import ROOT, blob_storage_at, create_bench_db, django_setup, log, photo_like, teardown
 
 TARGET_RATIO = 0.5
 SIZE = 512
@@ -291,15 +291,7 @@ def main(argv: list[str]) -> int:
                   f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
         return 1 if (args.strict and not passed) else 0
     finally:
-        if old_name is not None:
-            try:
-                drop_bench_db(old_name)
-            except Exception as exc:  # report, but still remove the files
-                log(f"could not drop the benchmark database: {exc}")
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        teardown(old_name, work, args.keep)
 
 
 def _interrupt_in(exc: BaseException | None) -> KeyboardInterrupt | None:

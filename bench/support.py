@@ -100,3 +100,18 @@ def drop_bench_db(old_name: str) -> None:
     from django.db import connection
 
     connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+
+
+def teardown(old_name: str | None, work: Path, keep: bool = False, drop=None) -> None:
+    """Drop the throwaway database and remove the work folder, reporting (not raising) a failed drop."""
+    import shutil
+
+    if old_name is not None:
+        try:
+            (drop or drop_bench_db)(old_name)
+        except Exception as exc:  # report, but still remove the files
+            log(f"could not drop the benchmark database: {exc}")
+    if keep:
+        log(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)

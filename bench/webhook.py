@@ -37,7 +37,6 @@ import http.client
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -53,7 +52,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 from PIL import Image
 
-from support import create_bench_db, drop_bench_db, log
+from support import create_bench_db, drop_bench_db, log, teardown
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 50.0
@@ -804,15 +803,7 @@ def main(argv: list[str]) -> int:
                     log(f"removed {removed} job(s) of this run that were still queued on the broker")
             except Exception as exc:
                 log(f"could not remove this run's queued jobs from the broker: {exc}")
-        if old_name is not None:
-            try:
-                drop_db(old_name)
-            except Exception as exc:  # report, but still remove the files
-                log(f"could not drop the benchmark database: {exc}")
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        teardown(old_name, work, args.keep, drop=drop_db)
 
 
 if __name__ == "__main__":
