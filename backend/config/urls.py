@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator import apis as labelstudio_apis
+from backend.analytics import apis as analytics_apis
 from backend.annotations import apis as annotation_apis
 from datasets import apis as dataset_apis
 from backend.images import apis as image_apis
@@ -46,6 +47,7 @@ api = [
          name="dataset-version-export"),
     path("exports/<int:export_id>/", dataset_apis.ExportDetailApi.as_view(), name="export-detail"),
     path("exports/<int:export_id>/download", dataset_apis.ExportDownloadApi.as_view(), name="export-download"),
+    path("stats/labeling-time", analytics_apis.LabelingTimeStatsApi.as_view(), name="stats-labeling-time"),
     path("export-formats/", dataset_apis.ExportFormatListApi.as_view(), name="export-formats"),
     path("labelstudio/images/<str:token>", labelstudio_apis.SignedImageFileApi.as_view(), name="signed-image-file"),
 ]

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "backend.images",
     "backend.mlmodels",
     "backend.annotations",
+    "backend.analytics",
     "annotator",
     "datasets",
 ]
