@@ -2,9 +2,11 @@
 
 import hashlib
 import json
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from backend.core.exceptions import ApplicationError
 from datasets.models import DEFAULT_SPLITS, Dataset, DatasetItem, DatasetVersion
@@ -136,3 +138,10 @@ def dataset_version_delete(*, version: DatasetVersion) -> None:
     if version.children.exists():
         raise ApplicationError(f"{version} is the parent of a later version; delete that first")
     version.delete()
+
+
+def dataset_versions_abandoned_delete(*, older_than: timedelta = timedelta(hours=6)) -> int:
+    """Remove versions still "building" long after they started (their job's worker died mid-build)."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = DatasetVersion.objects.filter(status=DatasetVersion.Status.BUILDING, created_at__lt=cutoff).delete()
+    return deleted

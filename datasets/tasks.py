@@ -6,7 +6,7 @@ from celery import shared_task
 
 from datasets.export_run import export_run
 from datasets.models import DatasetVersion, Export
-from datasets.services import dataset_version_build
+from datasets.services import dataset_version_build, dataset_versions_abandoned_delete
 
 
 @shared_task(name="datasets.build_version")
@@ -23,3 +23,8 @@ def run_export(export_id: int, out: str) -> str:
     if export.status != Export.Status.RUNNING:
         return export.status
     return export_run(export=export, out=Path(out)).status
+
+
+@shared_task(name="datasets.cleanup_abandoned_versions")
+def cleanup_abandoned_versions() -> int:
+    return dataset_versions_abandoned_delete()

@@ -136,3 +136,19 @@ def test_cli_create_snapshot(annotator_user, tmp_path):
     with pytest.raises(CommandError, match="no dataset named"):
         call_command("dataset_snapshot", "nope")
     assert Counter(DatasetVersion.objects.values_list("status", flat=True)) == {"ready": 1}
+
+
+def test_abandoned_building_versions_are_cleaned_up(annotator_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from datasets.services import dataset_versions_abandoned_delete
+
+    labelled_image(annotator_user, seed=1)
+    dataset = dataset_create(name="crash")
+    stuck = dataset_version_start(dataset=dataset)  # its worker "died": never built
+    DatasetVersion.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=7))
+    fresh = dataset_version_start(dataset=dataset)
+    assert dataset_versions_abandoned_delete() == 1
+    assert list(DatasetVersion.objects.values_list("pk", flat=True)) == [fresh.pk]

@@ -18,6 +18,7 @@ CELERY_TIMEZONE = "UTC"
 
 # Periodic jobs (run by `celery beat`).
 CELERY_BEAT_SCHEDULE = {
+    "datasets-cleanup-abandoned-versions": {"task": "datasets.cleanup_abandoned_versions", "schedule": 3600},
     "labelstudio-reconcile": {
         "task": "annotator.reconcile_all",
         "schedule": env.int("LABEL_STUDIO_RECONCILE_SECONDS", default=300),
