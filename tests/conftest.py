@@ -97,3 +97,10 @@ def viewer_client(viewer_user):
 
 
 from tests.celery_worker import celery_worker, use_celery_worker  # noqa: E402,F401  (fixtures)
+
+
+def upload(name: str, data: bytes) -> io.BytesIO:
+    """A file object as a multipart upload in APIClient.post(..., format="multipart")."""
+    f = io.BytesIO(data)
+    f.name = name
+    return f

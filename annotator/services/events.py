@@ -1,7 +1,6 @@
 """Webhook deliveries: record at once, convert later in a job, failures kept with their reason."""
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -32,17 +31,13 @@ def webhook_event_record(*, payload: dict, source: str = WebhookEvent.Source.WEB
     )
 
 
-@dataclass
-class _Outcome:
-    changed: int = 0
-
-
-def _apply(event: WebhookEvent) -> _Outcome:
+def _apply(event: WebhookEvent) -> int:
+    """Apply one event; returns how many annotations it created, updated or deleted."""
     payload = event.payload
     campaign = Campaign.objects.filter(ls_project_id=event.ls_project_id).first()
     if campaign is None:
         raise IntakeError(f"Label Studio project {event.ls_project_id} belongs to no Flawmap campaign")
-    outcome = _Outcome()
+    changed = 0
     if event.action in ANNOTATION_ACTIONS:
         annotations = payload.get("annotations") or ([payload["annotation"]] if payload.get("annotation") else [])
         if not annotations:
@@ -55,14 +50,14 @@ def _apply(event: WebhookEvent) -> _Outcome:
             if not isinstance(task, dict):
                 raise IntakeError(f"annotation {annotation.get('id')} comes without its task")
             if ls_annotation_apply(campaign=campaign, task=task, annotation=annotation) in (CREATED, UPDATED):
-                outcome.changed += 1
+                changed += 1
     elif event.action in DELETE_ACTIONS:
         for annotation in payload.get("annotations") or [payload.get("annotation") or {}]:
             if ls_annotation_delete(ls_annotation_id=annotation.get("id")) == DELETED:
-                outcome.changed += 1
+                changed += 1
     else:
         raise IntakeError(f"unhandled webhook action {event.action!r}")
-    return outcome
+    return changed
 
 
 TRANSIENT_ATTEMPTS = 3
@@ -96,8 +91,7 @@ def _process_once(event_id: int) -> WebhookEvent:
             event = WebhookEvent.objects.select_for_update().get(pk=event_id)
             if event.status != WebhookEvent.Status.PENDING:
                 return event
-            outcome = _apply(event)
-            event.status = WebhookEvent.Status.PROCESSED if outcome.changed else WebhookEvent.Status.SKIPPED
+            event.status = WebhookEvent.Status.PROCESSED if _apply(event) else WebhookEvent.Status.SKIPPED
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "processed_at"])
             return event

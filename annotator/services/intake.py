@@ -66,6 +66,8 @@ def _user_for(ls_user_id) -> "get_user_model()":
 
 
 def _regions(labels) -> list[RegionInput]:
+    if not labels.regions:
+        return []  # most events paint a mask only: no need to look the taxonomy up
     by_name = {c.name: c for c in artifact_class_list()}
     regions = []
     for region in labels.regions:

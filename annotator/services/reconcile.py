@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from annotator.client import ls_client
@@ -42,10 +41,9 @@ def _ensure_webhook(ls, campaign: Campaign) -> bool:
 
 
 def _record_failure(campaign: Campaign, task: dict, annotation: dict, error: str) -> None:
-    key = {"annotation_id": annotation.get("id"), "updated_at": str(annotation.get("updated_at"))}
     exists = WebhookEvent.objects.filter(
         source=WebhookEvent.Source.RECONCILE, status=WebhookEvent.Status.FAILED,
-        payload__annotation__id=key["annotation_id"], payload__annotation__updated_at=annotation.get("updated_at"),
+        payload__annotation__id=annotation.get("id"), payload__annotation__updated_at=annotation.get("updated_at"),
     ).exists()
     if not exists:
         WebhookEvent.objects.create(
@@ -86,7 +84,6 @@ def campaign_reconcile(*, campaign: Campaign) -> ReconcileReport:
     for ls_id in gone.values_list("ls_annotation_id", flat=True):
         ls_annotation_delete(ls_annotation_id=ls_id)
         report.deleted += 1
-    with transaction.atomic():
-        Campaign.objects.filter(pk=campaign.pk).update(reconciled_until=newest)
+    Campaign.objects.filter(pk=campaign.pk).update(reconciled_until=newest)
     campaign.reconciled_until = newest
     return report

@@ -49,12 +49,12 @@ def counted_passes(*, generator_id: int | None = None) -> list[Pass]:
     if generator_id is not None:
         qs = qs.filter(image__generator_id=generator_id)
     rows = qs.values_list(
-        "id", "lead_time", "user__username", "image__generator__name", "image__generator__version",
+        "lead_time", "user__username", "image__generator__name", "image__generator__version",
         "image__task__slug", "submitted_at", "assisted", "image_id",
     )
-    campaigns = _campaigns_by_image({row[8] for row in rows})
+    campaigns = _campaigns_by_image({row[-1] for row in rows})
     out = []
-    for _, seconds, user, gen_name, gen_version, task, submitted, assisted, image_id in rows:
+    for seconds, user, gen_name, gen_version, task, submitted, assisted, image_id in rows:
         iso = submitted.isocalendar() if submitted else None
         out.append(Pass(
             seconds=float(seconds), annotator=user, generator=f"{gen_name} {gen_version}".strip(), task=task,

@@ -12,7 +12,7 @@ from backend.annotations.masks import mask_canonicalize
 from backend.annotations.models import Annotation
 from backend.annotations.selectors import annotation_get, annotation_list_for_image
 from backend.annotations.services import RegionInput, annotation_create
-from backend.core.api import get_or_404, paginated_response
+from backend.core.api import get_or_404, paginated_response, upload_read
 from backend.core.blobs import blob_open
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
@@ -163,7 +163,7 @@ class ImageMaskCreateApi(APIView):
         fields["regions"] = regions.validated_data
         upload = fields.pop("file")
         try:
-            mask = mask_canonicalize(upload.read(), width=image.width, height=image.height)
+            mask = mask_canonicalize(upload_read(upload), width=image.width, height=image.height)
         except Rejected as exc:
             raise ApplicationError(f"{upload.name}: {exc}") from exc
         annotation = _create_from(request, image, fields, mask=mask)

@@ -1,6 +1,5 @@
 import json
 
-from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -10,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from backend.core.api import get_or_404, paginated_response
+from backend.core.api import get_or_404, paginated_response, upload_read
 from backend.core.blobs import blob_open
 from backend.core.exceptions import ApplicationError
 from backend.images.batch import images_ingest_batch
@@ -204,11 +203,11 @@ class ImageListApi(APIView):
             generator = generator_resolve(name=generator_ref, version=v.get("generator_version"))
         task = task_resolve(slug=v["task"])
         conditionals = [
-            ConditionalFile(role, f.name, _read_upload(f))
+            ConditionalFile(role, f.name, upload_read(f))
             for f, role in zip(v["conditional_inputs"], v["conditional_roles"])
         ]
         items = [
-            IngestItem(name=f.name, data=_read_upload(f), prompt=v["prompt"], seed=v["seed"], domain=v["domain"],
+            IngestItem(name=f.name, data=upload_read(f), prompt=v["prompt"], seed=v["seed"], domain=v["domain"],
                        source_uri=v["source_uri"], metadata=v["metadata"], conditional_inputs=conditionals)
             for f in v["files"]
         ]
@@ -237,12 +236,6 @@ def _multipart_lists(data, list_fields):
         except json.JSONDecodeError as exc:
             raise ApplicationError(f"metadata is not valid JSON: {exc.msg}") from exc
     return out
-
-
-def _read_upload(upload) -> bytes:
-    if upload.size > settings.FLAWMAP_MAX_UPLOAD_BYTES:
-        raise ApplicationError(f"{upload.name}: file is {upload.size} bytes, over FLAWMAP_MAX_UPLOAD_BYTES")
-    return upload.read()
 
 
 class ImageDetailApi(APIView):

@@ -1,5 +1,3 @@
-import io
-
 import numpy as np
 import pytest
 from django.db import connection
@@ -11,16 +9,10 @@ from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.services import annotation_create
 from backend.images.models import GeneratedImage
 from tests.backend.storage_checks import assert_storage_matches_tables
-from tests.conftest import png_bytes
+from tests.conftest import upload, png_bytes
 from tests.factories import GeneratorFactory, make_image
 
 pytestmark = pytest.mark.django_db
-
-
-def upload(name: str, data: bytes):
-    f = io.BytesIO(data)
-    f.name = name
-    return f
 
 
 def labelled(image, user, fraction_rows: int):
