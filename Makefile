@@ -6,16 +6,19 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install system-deps demo test serve worker migrate schema bench bench-webhook bench-export clean labelstudio labelstudio-stop labelstudio-status
+.PHONY: install system-deps demo test serve worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify clean labelstudio labelstudio-stop labelstudio-status
 
-install: $(INSTALLED) system-deps
+install: system-deps $(INSTALLED)
 
 # torch goes in first and pinned: an unpinned torch (even as a dependency) pulls CUDA builds.
-$(INSTALLED): requirements.txt
+# mmcv goes last: it is built against the installed torch (see scripts/install_mmcv.sh).
+$(INSTALLED): requirements.txt requirements-ml.txt scripts/install_mmcv.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet -r requirements-ml.txt
+	bash scripts/install_mmcv.sh $(PIP)
 	touch $@
 
 system-deps:
@@ -54,6 +57,16 @@ bench-webhook: install
 
 bench-export: install
 	$(PY) scripts/with_test_services.py -- $(PY) bench/export.py
+
+# Model benchmarks need no database; each prints its figures (run them alone: they are CPU-time figures).
+bench-segmenter: install
+	$(PY) bench/segmenter.py all
+
+bench-active-learning: install
+	$(PY) bench/active_learning.py
+
+bench-rectify: install
+	$(PY) bench/rectify.py
 
 # Local Label Studio 1.23.2 (own venv .venv-labelstudio) on 127.0.0.1:8089; writes var/labelstudio.env
 labelstudio: $(INSTALLED)

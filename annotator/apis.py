@@ -20,6 +20,7 @@ from annotator.signing import image_id_from_token
 from backend.core.api import get_or_404, paginated_response
 from backend.core.blobs import blob_open
 from backend.core.exceptions import ApplicationError
+from backend.core.roles import Role
 from backend.images.models import GeneratedImage, Generator
 
 logger = logging.getLogger(__name__)
@@ -189,3 +190,64 @@ class SignedImageFileApi(APIView):
         if image is None:
             raise Http404("image not found")
         return FileResponse(blob_open(image.blob), content_type=image.blob.content_type)
+
+
+class CampaignNextBatchApi(APIView):
+    """Pick the next k images for humans by an acquisition strategy and push them to Label Studio in that
+    order. Annotators and admins."""
+
+    write_role = Role.ANNOTATOR
+
+    class NextBatchInputSerializer(serializers.Serializer):
+        k = serializers.IntegerField(min_value=1, max_value=1000, default=20)
+        strategy = serializers.ChoiceField(choices=["uncertainty", "margin", "par", "diversity", "random", "mix"],
+                                           default="uncertainty")
+        seed = serializers.IntegerField(min_value=0, default=0)
+
+    class NextBatchOutputSerializer(serializers.Serializer):
+        class PickSerializer(serializers.Serializer):
+            image = serializers.IntegerField()
+            entropy = serializers.FloatField(required=False)
+            margin = serializers.FloatField(required=False)
+            par = serializers.FloatField(required=False)
+
+        strategy = serializers.CharField()
+        k = serializers.IntegerField()
+        candidates = serializers.IntegerField()
+        model_version = serializers.IntegerField(allow_null=True)
+        picked = PickSerializer(many=True)
+        pushed = serializers.IntegerField()
+
+    @extend_schema(request=NextBatchInputSerializer, responses=NextBatchOutputSerializer)
+    def post(self, request, campaign_id: int):
+        from annotator.services.learning import campaign_next_batch
+
+        campaign = get_or_404(Campaign.objects.filter(pk=campaign_id).first(), "campaign")
+        data = self.NextBatchInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = campaign_next_batch(campaign=campaign, **data.validated_data)
+        return Response(self.NextBatchOutputSerializer(result).data)
+
+
+class GeneratorOnboardApi(APIView):
+    """Admins: onboard a generator whose images are already ingested — an onboarding campaign, its first
+    `labels` images picked by diversity and pushed to Label Studio; once they are labelled, the unified model is
+    fine-tuned on them with the few-shot schedule (the training job's comparison holds IoU before and after)."""
+
+    class OnboardInputSerializer(serializers.Serializer):
+        labels = serializers.IntegerField(min_value=3, max_value=1000, default=10)
+        strategy = serializers.ChoiceField(choices=["diversity", "uncertainty", "mix", "random"], default="diversity")
+
+    @extend_schema(request=OnboardInputSerializer, responses=inline_serializer("Onboarded", {
+        "campaign": serializers.IntegerField(), "campaign_name": serializers.CharField(),
+        "strategy": serializers.CharField(), "pushed": serializers.IntegerField(),
+        "picked": serializers.ListField(child=serializers.IntegerField())}))
+    def post(self, request, generator_id: int):
+        from annotator.services.onboarding import generator_onboard
+
+        generator = get_or_404(Generator.objects.filter(pk=generator_id).first(), "generator")
+        data = self.OnboardInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not GeneratedImage.objects.filter(generator=generator, is_labelled=False).exists():
+            raise ApplicationError(f"generator {generator} has no unlabelled images to label; ingest some first")
+        return Response(generator_onboard(generator=generator, **data.validated_data))

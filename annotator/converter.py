@@ -106,9 +106,15 @@ def results_to_labels(results: list[dict], *, width: int, height: int) -> LSLabe
     return LSLabels(mask=mask, regions=regions, no_artifacts=no_artifacts)
 
 
-def labels_to_results(*, mask: np.ndarray | None, regions: list[LSRegion], width: int, height: int) -> list[dict]:
-    """Flawmap labels → Label Studio results (for predictions): brush mask, boxes, per-region captions."""
+def labels_to_results(
+    *, mask: np.ndarray | None, regions: list[LSRegion], width: int, height: int, no_artifacts: bool = False
+) -> list[dict]:
+    """Flawmap labels → Label Studio results (predictions, simulated labellers): brush mask, boxes,
+    per-region captions, and the image-level "No artifacts" choice."""
     results = []
+    if no_artifacts:
+        results.append({"id": "clean", "from_name": CHOICE_FROM, "to_name": IMAGE_TO, "type": "choices",
+                        "value": {"choices": [NO_ARTIFACTS_CHOICE]}})
     if mask is not None and np.any(mask):
         results.append({
             "id": "mask", "from_name": MASK_FROM, "to_name": IMAGE_TO, "type": "brushlabels",

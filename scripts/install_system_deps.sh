@@ -17,6 +17,7 @@ set -euo pipefail
 # Add further system dependencies here (one line each).
 DEPS=(
   "docker-compose docker-compose"
+  "g++ g++"
 )
 
 log() { printf 'install_system_deps: %s\n' "$*" >&2; }

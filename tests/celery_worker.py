@@ -19,6 +19,31 @@ def _test_database_url(test_db_name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{test_db_name}"))
 
 
+def worker_env(test_db_name: str) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(test_db_name),
+        "FLAWMAP_VAR_DIR": str(WORKER_VAR),
+        # as in-process (tests/conftest.py): only campaigns that set their own threshold retrain
+        "RETRAIN_MIN_NEW_LABELS": str(10**9),
+        # a killed worker's job is noticed within seconds, not minutes
+        "FLAWMAP_JOB_HEARTBEAT_SECONDS": "1",
+        # training jobs in tests are smoke runs on the CPU
+        "FLAWMAP_SEGMENTER_MAX_ITERS": "2",
+        "FLAWMAP_ML_DEVICE": "cpu",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+
+
+def start_worker(env: dict, *, queues: str, name: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo",
+         "--queues", queues, "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
+         "--hostname", f"{name}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
     """Start `celery worker` once per session; yields a function that enables it for one test."""
@@ -29,17 +54,8 @@ def celery_worker(django_db_setup, django_db_blocker):
         pytest.skip("CELERY_BROKER_URL is not set: run through `make test`, which starts Redis")
     if connection.vendor != "postgresql":
         pytest.skip("the worker test needs the PostgreSQL test database")
-    env = {
-        **os.environ,
-        "DATABASE_URL": _test_database_url(connection.settings_dict["NAME"]),
-        "FLAWMAP_VAR_DIR": str(WORKER_VAR),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo",
-         "--queues", "default,io,gpu", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
-         "--hostname", f"flawmap-test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    env = worker_env(connection.settings_dict["NAME"])
+    proc = start_worker(env, queues="default,io,gpu", name=f"flawmap-test-{os.getpid()}")
     from backend.config.celery import app
 
     deadline = time.monotonic() + 60

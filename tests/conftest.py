@@ -27,6 +27,13 @@ def blob_dir(tmp_path, settings):
 
 
 @pytest.fixture(autouse=True)
+def no_automatic_retraining(settings):
+    """Label intake would queue a training run past RETRAIN_MIN_NEW_LABELS; the loop tests opt in per
+    campaign (Campaign.retrain_min_new_labels), everything else keeps labelling without training."""
+    settings.RETRAIN_MIN_NEW_LABELS = 10**9
+
+
+@pytest.fixture(autouse=True)
 def celery_eager(settings):
     """Unit tests run tasks in-process; tests using `celery_worker` switch to the real broker."""
     from backend.config.celery import app
@@ -104,3 +111,27 @@ def upload(name: str, data: bytes) -> io.BytesIO:
     f = io.BytesIO(data)
     f.name = name
     return f
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory):
+    """A small synthetic artifact set (PAL4VST layout) made by ml.synthetic."""
+    from ml.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_dataset(root, n=20, size=96, seed=3)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, synthetic_root):
+    """One CPU iteration of the tiny segmenter config: a real (if useless) checkpoint + metrics.json."""
+    import os
+
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # mmengine would train on a GPU if one were visible
+    from ml.segmentation.config import TINY_CONFIG
+    from ml.segmentation.train import train
+
+    work_dir = tmp_path_factory.mktemp("train")
+    metrics = train(config=TINY_CONFIG, data=synthetic_root, work_dir=work_dir, max_iters=1, device="cpu", seed=0)
+    return work_dir, metrics

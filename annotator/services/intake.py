@@ -4,6 +4,7 @@ Idempotent by (Label Studio annotation id, updated_at): seeing the same version 
 a newer version replaces the Flawmap annotation and keeps the old one as history.
 """
 
+import logging
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -24,6 +25,8 @@ from backend.images.models import GeneratedImage
 from backend.taxonomy.selectors import artifact_class_list
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
+
+logger = logging.getLogger(__name__)
 
 
 class IntakeError(ApplicationError):
@@ -86,6 +89,18 @@ def _lock_annotation_id(ls_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x464D, ls_id])  # 0x464D: "FM" namespace
 
 
+def _retrain_check(campaign_id: int) -> None:
+    from annotator.services.learning import campaign_retrain_maybe
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    try:
+        campaign_retrain_maybe(campaign=campaign)
+    except Exception:  # noqa: BLE001 - the label is stored; a failed trigger must not fail the intake
+        logger.exception("retrain check for campaign %s failed", campaign_id)
+
+
 @transaction.atomic
 def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> str:
     """Store one Label Studio annotation (created or updated)."""
@@ -118,6 +133,9 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
         no_artifacts=labels.no_artifacts,
         replaces=previous,
     )
+    if stored.status == Annotation.Status.SUBMITTED:
+        # Once committed, see whether this campaign now has enough new labels to retrain on.
+        transaction.on_commit(lambda: _retrain_check(campaign.pk))
     if synced is None:
         SyncedAnnotation.objects.create(campaign=campaign, ls_annotation_id=ls_id, ls_task_id=task.get("id") or 0,
                                         ls_updated_at=updated_at, annotation=stored)

@@ -107,9 +107,11 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int]) -> PushRep
     return report
 
 
-def unlabelled_image_ids(*, campaign: Campaign, limit: int) -> list[int]:
-    """Images not labelled yet and not in the campaign, oldest first (active learning will order them later)."""
+def unlabelled_image_ids(*, campaign: Campaign, limit: int | None = None) -> list[int]:
+    """Images of the campaign's generator not labelled yet and not in the campaign, oldest first (all of
+    them without `limit`: the candidates active learning orders)."""
     qs = GeneratedImage.objects.filter(is_labelled=False).exclude(campaign_tasks__campaign=campaign)
     if campaign.generator_id:
         qs = qs.filter(generator_id=campaign.generator_id)
-    return list(qs.order_by("created_at", "id").values_list("id", flat=True)[:limit])
+    ids = qs.order_by("created_at", "id").values_list("id", flat=True)
+    return list(ids if limit is None else ids[:limit])

@@ -7,11 +7,17 @@ from backend.analytics import apis as analytics_apis
 from backend.annotations import apis as annotation_apis
 from datasets import apis as dataset_apis
 from backend.images import apis as image_apis
+from backend.jobs import apis as job_apis
+from backend.mlmodels import apis as model_apis
+from backend.quality import apis as quality_apis
 from backend.taxonomy import apis as taxonomy_apis
 
 api = [
     path("generators/", image_apis.GeneratorListApi.as_view(), name="generator-list"),
+    path("generators/leaderboard", quality_apis.GeneratorLeaderboardApi.as_view(), name="generator-leaderboard"),
     path("generators/<int:generator_id>/", image_apis.GeneratorDetailApi.as_view(), name="generator-detail"),
+    path("generators/<int:generator_id>/onboard", labelstudio_apis.GeneratorOnboardApi.as_view(),
+         name="generator-onboard"),
     path("tasks/", image_apis.TaskListApi.as_view(), name="task-list"),
     path("taxonomy/", taxonomy_apis.TaxonomyApi.as_view(), name="taxonomy"),
     path("taxonomy/versions/", taxonomy_apis.TaxonomyVersionListApi.as_view(), name="taxonomy-versions"),
@@ -23,6 +29,7 @@ api = [
         image_apis.ConditionalInputFileApi.as_view(),
         name="image-conditional-input-file",
     ),
+    path("images/<int:image_id>/fix", quality_apis.ImageFixApi.as_view(), name="image-fix"),
     path("images/<int:image_id>/annotations/", annotation_apis.ImageAnnotationListApi.as_view(),
          name="image-annotations"),
     path("images/<int:image_id>/masks/", annotation_apis.ImageMaskCreateApi.as_view(), name="image-masks"),
@@ -31,6 +38,8 @@ api = [
     path("campaigns/", labelstudio_apis.CampaignListApi.as_view(), name="campaign-list"),
     path("campaigns/<int:campaign_id>/", labelstudio_apis.CampaignDetailApi.as_view(), name="campaign-detail"),
     path("campaigns/<int:campaign_id>/push", labelstudio_apis.CampaignPushApi.as_view(), name="campaign-push"),
+    path("campaigns/<int:campaign_id>/next-batch", labelstudio_apis.CampaignNextBatchApi.as_view(),
+         name="campaign-next-batch"),
     path("campaigns/<int:campaign_id>/reconcile", labelstudio_apis.CampaignReconcileApi.as_view(),
          name="campaign-reconcile"),
     path("labelstudio/webhook/", labelstudio_apis.LabelStudioWebhookApi.as_view(), name="labelstudio-webhook"),
@@ -47,6 +56,15 @@ api = [
          name="dataset-version-export"),
     path("exports/<int:export_id>/", dataset_apis.ExportDetailApi.as_view(), name="export-detail"),
     path("exports/<int:export_id>/download", dataset_apis.ExportDownloadApi.as_view(), name="export-download"),
+    path("jobs/", job_apis.JobListApi.as_view(), name="job-list"),
+    path("jobs/<int:job_id>/", job_apis.JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/cancel", job_apis.JobCancelApi.as_view(), name="job-cancel"),
+    path("models/train", model_apis.ModelTrainApi.as_view(), name="model-train"),
+    path("models/", model_apis.ModelVersionListApi.as_view(), name="model-list"),
+    path("models/<int:model_id>/", model_apis.ModelVersionDetailApi.as_view(), name="model-detail"),
+    path("models/<int:model_id>/promote", model_apis.ModelVersionPromoteApi.as_view(), name="model-promote"),
+    path("quality/best-of-n", quality_apis.BestOfNApi.as_view(), name="quality-best-of-n"),
+    path("quality/fixes/<int:job_id>/", quality_apis.FixJobDetailApi.as_view(), name="fix-job-detail"),
     path("stats/labeling-time", analytics_apis.LabelingTimeStatsApi.as_view(), name="stats-labeling-time"),
     path("export-formats/", dataset_apis.ExportFormatListApi.as_view(), name="export-formats"),
     path("labelstudio/images/<str:token>", labelstudio_apis.SignedImageFileApi.as_view(), name="signed-image-file"),

@@ -106,6 +106,10 @@ class ImageOutputSerializer(serializers.Serializer):
     par = serializers.FloatField(allow_null=True)
     par_source = serializers.CharField()
     is_labelled = serializers.BooleanField()
+    # Set on images the fix job made (POST /api/images/{id}/fix): the source and the segmenter's PAR before/after.
+    fixed_from = serializers.IntegerField(source="fixed_from_id", allow_null=True)
+    fix_par_before = serializers.FloatField(allow_null=True)
+    fix_par_after = serializers.FloatField(allow_null=True)
     file_url = serializers.SerializerMethodField()
 
     def get_file_url(self, obj) -> str:
@@ -126,6 +130,10 @@ class ConditionalInputOutputSerializer(serializers.Serializer):
 
 class ImageDetailOutputSerializer(ImageOutputSerializer):
     conditional_inputs = ConditionalInputOutputSerializer(many=True)
+    fixes = serializers.SerializerMethodField(help_text="Ids of the images fixed from this one.")
+
+    def get_fixes(self, obj) -> list[int]:
+        return [fixed.pk for fixed in obj.fixes.all()]
 
 
 IMAGE_FILTER_PARAMETERS = [

@@ -39,6 +39,7 @@ def images_ingest_batch(
     same as ingesting one item after another; memory holds at most LOOKAHEAD items.
     """
     report = IngestReport()
+    unlabelled_new: list[int] = []
     for item, prepared in _prepared_in_order(items):
         try:
             if isinstance(item, ItemRejected):
@@ -52,10 +53,17 @@ def images_ingest_batch(
             report.image_ids.append(outcome.image.pk)
             if outcome.created:
                 report.ingested += 1
+                if not outcome.image.is_labelled:
+                    unlabelled_new.append(outcome.image.pk)
             else:
                 report.duplicates += 1
         if on_item is not None:
             on_item()
+    if unlabelled_new:
+        from backend.mlmodels.services import prelabel_enqueue
+
+        # With a production segmenter, new unlabelled images get its mask and PAR as a pre-label (a job).
+        prelabel_enqueue(image_ids=unlabelled_new)
     return report
 
 

@@ -59,6 +59,12 @@ class GeneratedImage(models.Model):
     par = models.FloatField(null=True, blank=True, db_index=True)
     par_source = models.CharField(max_length=10, blank=True, default="")
     is_labelled = models.BooleanField(default=False, db_index=True)
+    # An image made by fixing another one's artifacts (backend/quality): its source, and the PAR the
+    # segmenter measured before and after. Fixed images are not a generator's own output, so the
+    # leaderboard leaves out every image with fix_par_before set (kept even if the source is deleted).
+    fixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fixes")
+    fix_par_before = models.FloatField(null=True, blank=True)
+    fix_par_after = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,6 +1,12 @@
+import io
+
 import django_filters
+import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import F, QuerySet
+from django.db.models import F, Prefetch, QuerySet
+from PIL import Image
+
+from backend.core.blobs import blob_read
 
 from backend.images.models import GeneratedImage, Generator, SynthesisTask
 
@@ -49,7 +55,8 @@ def image_list(*, filters: dict | None = None) -> QuerySet[GeneratedImage]:
 def image_get(*, image_id: int) -> GeneratedImage | None:
     return (
         GeneratedImage.objects.select_related("generator", "task", "blob")
-        .prefetch_related("conditional_inputs")
+        .prefetch_related("conditional_inputs",
+                          Prefetch("fixes", queryset=GeneratedImage.objects.only("id", "fixed_from_id").order_by("id")))
         .filter(pk=image_id)
         .first()
     )
@@ -61,3 +68,9 @@ def generator_list() -> QuerySet[Generator]:
 
 def task_list() -> QuerySet[SynthesisTask]:
     return SynthesisTask.objects.all()
+
+
+def image_pixels(image: GeneratedImage) -> np.ndarray:
+    """The stored image decoded to an RGB uint8 HxWx3 array (what the segmenter and the inpainters take)."""
+    with Image.open(io.BytesIO(blob_read(image.blob))) as decoded:
+        return np.asarray(decoded.convert("RGB"))

@@ -11,25 +11,54 @@ class ModelVersion(models.Model):
     class Status(models.TextChoices):
         CANDIDATE = "candidate", "Candidate"
         PRODUCTION = "production", "Production"
-        ARCHIVED = "archived", "Archived"
+        RETIRED = "retired", "Retired"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     name = models.CharField(max_length=120)
     version = models.CharField(max_length=60)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CANDIDATE)
-    checkpoint_uri = models.CharField(max_length=1024, blank=True, default="")
+    # The weights file, content-addressed (our slim .pth with its config inside, or a TorchScript export).
+    checkpoint = models.ForeignKey("core.Blob", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="model_versions")
     config_name = models.CharField(max_length=200, blank=True, default="")
+    config = models.TextField(blank=True, default="")  # full config text the model was built from
     metrics = models.JSONField(default=dict, blank=True)
     # What it was trained on; a referenced dataset version can't be deleted.
     dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="model_versions")
     created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "name", "version"], name="modelversion_unique"),
+            # One production model per kind: it is the one that pre-labels and that retraining must beat.
+            models.UniqueConstraint(fields=["kind"], condition=models.Q(status="production"),
+                                    name="modelversion_one_production_per_kind"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}@{self.version}"
+
+
+class ImagePrediction(models.Model):
+    """What one segmenter version said about one image, beyond its mask (kept as a model Annotation):
+    the scores active learning ranks by and a feature vector for diversity sampling."""
+
+    image = models.ForeignKey("images.GeneratedImage", on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    annotation = models.OneToOneField("annotations.Annotation", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="prediction")
+    par = models.FloatField()
+    entropy = models.FloatField(help_text="Mean pixel entropy in bits (high = unsure).")
+    margin = models.FloatField(help_text="Mean |p(artifact) - p(clean)| (low = unsure).")
+    features = models.JSONField(default=list, blank=True, help_text="Pooled backbone features.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_version"], name="imageprediction_unique"),
+        ]
+        indexes = [models.Index(fields=["model_version", "entropy"], name="imageprediction_entropy")]

@@ -23,4 +23,5 @@ class Pal4vstExporter(Exporter):
                 context.copy_blob(key=item.mask_key, sha256=item.row.mask_sha256, dest=label)
             else:
                 # Labelled without a mask (e.g. "no artifacts"): an all-clean label, in the stored masks' encoding.
+                label.parent.mkdir(parents=True, exist_ok=True)  # may be this split's first label
                 label.write_bytes(mask_array_to_canonical(np.zeros((item.height, item.width), bool)).png)

@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=24, help="number of images (default 24)")
     parser.add_argument("--size", type=int, default=256, help="square image side in pixels (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--kinds", default="", help="comma-separated artifact kinds to use (default: all)")
     parser.add_argument(
         "--force", action="store_true",
         help="write into a non-empty --out, replacing an earlier dataset's images/, labels/ and manifest",
@@ -26,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1 or args.size < 32 or args.seed < 0:
         parser.error("--n must be >= 1, --size >= 32 and --seed >= 0")
     try:
-        records = generate_dataset(args.out, n=args.n, size=args.size, seed=args.seed, overwrite=args.force)
+        kinds = tuple(k for k in args.kinds.split(",") if k) or None
+        records = generate_dataset(args.out, n=args.n, size=args.size, seed=args.seed, overwrite=args.force,
+                                   kinds=kinds)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except FileExistsError:
         print(
             f"error: {args.out} exists and is not empty; choose another --out or pass --force",

@@ -59,6 +59,7 @@ def generate_dataset(
     size: int = 256,
     seed: int = 0,
     overwrite: bool = False,
+    kinds: tuple[str, ...] | None = None,
 ) -> list[dict]:
     """Generate `n` samples into `out_dir`; returns the manifest records.
 
@@ -71,6 +72,12 @@ def generate_dataset(
         raise ValueError("n must be at least 1")
     if size < 32:
         raise ValueError("size must be at least 32")
+    from .artifacts import ARTIFACT_KINDS
+
+    allowed = tuple(kinds) if kinds else ARTIFACT_KINDS
+    unknown = set(allowed) - set(ARTIFACT_KINDS)
+    if unknown:
+        raise ValueError(f"unknown artifact kind(s) {sorted(unknown)}; known: {', '.join(ARTIFACT_KINDS)}")
     out_dir = Path(out_dir)
     if _is_nonempty_dir(out_dir):
         if not overwrite:
@@ -104,7 +111,7 @@ def generate_dataset(
         sample_seed = int(sample_seeds[i])
         rng = np.random.default_rng(sample_seed)
         image, mask, kinds = make_artifact_sample(
-            rng, photos[uri], size, n_artifacts=0 if i in clean else None
+            rng, photos[uri], size, n_artifacts=0 if i in clean else None, kinds_allowed=allowed
         )
         prompt = meta.prompts[int(rng.integers(len(meta.prompts)))]
         split = splits[i]

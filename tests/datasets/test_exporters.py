@@ -302,3 +302,18 @@ def test_labelstudio_tasks_round_trip_through_the_converter(version, tmp_path):
         for region, (label, box, caption) in zip(got, want):
             assert (region.label, region.caption) == (label, caption)
             assert (region.x1, region.y1, region.x2, region.y2) == pytest.approx(box, abs=1)
+
+
+def test_pal4vst_export_of_images_labelled_clean_only(annotator_user, tmp_path):
+    """A split whose labels are all "no artifacts" (no mask stored) still gets its all-zero label files."""
+    for i in range(3):
+        annotation_create(image=make_image(data=png_bytes(W, H, seed=900 + i)), user=annotator_user,
+                          no_artifacts=True)
+    version = dataset_version_build(version=dataset_version_start(dataset=dataset_create(name="clean-only")))
+    out = export_to_path(version=version, fmt="pal4vst", out=tmp_path / "out")
+    labels = sorted((out / "labels").rglob("*.png"))
+    assert len(labels) == 3
+    for label in labels:
+        assert not np.asarray(Image.open(label)).any()
+        assert (out / "images" / label.parent.name / label.name).exists() or any(
+            (out / "images" / label.parent.name).glob(label.stem + ".*"))

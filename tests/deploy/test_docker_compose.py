@@ -48,8 +48,8 @@ APP_ENV_VARS = {
     "FLAWMAP_PUBLIC_URL",
 }
 
-REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "beat", "labelstudio"}
-APP_SERVICES = ("web", "worker", "beat")
+REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "worker-gpu", "beat", "labelstudio"}
+APP_SERVICES = ("web", "worker", "worker-gpu", "beat")
 
 # stderr lines that do not indicate a problem with the file itself: Python
 # deprecation warnings from docker-compose 1.x's own dependencies (normally
@@ -211,7 +211,10 @@ def test_app_services_wiring(compose):
     web_cmd = _command(services["web"])
     assert "gunicorn backend.config.wsgi:application" in web_cmd
     assert "--bind 0.0.0.0:8000" in web_cmd
-    assert "celery -A backend.config worker -Q default,io,gpu" in _command(services["worker"])
+    assert "celery -A backend.config worker -Q default,io " in _command(services["worker"])
+    # training / inference: their own worker, one job at a time, no prefetched second job
+    gpu = _command(services["worker-gpu"])
+    assert "worker -Q gpu --concurrency 1 --prefetch-multiplier 1" in gpu
     assert "celery -A backend.config beat" in _command(services["beat"])
 
     # Migrations run before the app starts: either a one-shot service the

@@ -241,3 +241,13 @@ def test_cli_prints_one_summary_line(tmp_path, capsys):
 
     assert main(["--out", str(out), "--n", "10", "--size", "64"]) == 2
     assert main(["--out", str(out), "--n", "4", "--size", "64", "--force"]) == 0
+
+
+def test_kinds_restricts_the_artifacts_and_unknown_kinds_are_refused(tmp_path):
+    from ml.synthetic import generate_dataset as generate
+
+    records = generate(tmp_path / "only", n=8, size=64, seed=5, kinds=("noise", "blur"))
+    used = {kind for r in records for kind in r["artifact_kinds"]}
+    assert used and used <= {"noise", "blur"}
+    with pytest.raises(ValueError, match="unknown artifact kind"):
+        generate(tmp_path / "bad", n=2, size=64, kinds=("sparkles",))

@@ -21,8 +21,10 @@ INSTALLED_APPS = [
     "backend.taxonomy",
     "backend.images",
     "backend.mlmodels",
+    "backend.jobs",
     "backend.annotations",
     "backend.analytics",
+    "backend.quality",
     "annotator",
     "datasets",
 ]

@@ -18,6 +18,7 @@ CELERY_TIMEZONE = "UTC"
 
 # Periodic jobs (run by `celery beat`).
 CELERY_BEAT_SCHEDULE = {
+    "jobs-reap-stale": {"task": "jobs.reap_stale", "schedule": env.int("FLAWMAP_JOB_REAP_EVERY_SECONDS", default=60)},
     "datasets-cleanup-abandoned-versions": {"task": "datasets.cleanup_abandoned_versions", "schedule": 3600},
     "labelstudio-reconcile": {
         "task": "annotator.reconcile_all",
@@ -26,4 +27,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Queues by workload: `io` talks to Label Studio and builds exports, `gpu` trains and predicts.
-CELERY_TASK_ROUTES = {"annotator.*": {"queue": "io"}, "datasets.*": {"queue": "io"}}
+CELERY_TASK_ROUTES = {
+    "annotator.*": {"queue": "io"},
+    "datasets.*": {"queue": "io"},
+    "quality.*": {"queue": "gpu"},  # the fix job runs the segmenter and an inpainter
+}

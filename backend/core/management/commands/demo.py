@@ -27,17 +27,63 @@ DEMO_GENERATOR = ("flawmap-demo-artifacts", "synthetic-v1")
 # A "new generator" whose images arrive unlabelled: they go to a Label Studio campaign.
 NEW_GENERATOR = ("flawmap-demo-newgen", "v0")
 CAMPAIGN_NAME = "demo: label the new generator"
+# The learning loop's new generator and its campaign.
+LOOP_GENERATOR = ("flawmap-demo-loopgen", "v1")
+LOOP_CAMPAIGN = "demo: active learning on a new generator"
 
 
 class Command(BaseCommand):
     help = "Generate the demo set, ingest it with its masks, create a demo admin, print what is there."
 
     def add_arguments(self, parser):
-        parser.add_argument("--n", type=int, default=48, help="Number of demo images.")
+        parser.add_argument("--n", type=int, default=160, help="Number of labelled demo images.")
         parser.add_argument("--size", type=int, default=256, help="Side of the square demo images.")
         parser.add_argument("--out", type=Path, default=Path(settings.BASE_DIR) / "var" / "demo" / "pal4vst")
+        parser.add_argument("--base-iters", type=int, default=600,
+                            help="Training iterations of the first unified model (CPU: ~0.3 s each).")
+        parser.add_argument("--rounds", type=int, default=3, help="Active-learning rounds on the new generator.")
+        parser.add_argument("--k", type=int, default=8, help="Images labelled per round.")
+        parser.add_argument("--round-iters", type=int, default=150, help="Fine-tuning iterations per round.")
+        parser.add_argument("--no-loop", action="store_true", help="Only ingest; skip training and the loop.")
 
     def handle(self, *args, n: int, size: int, out: Path, **options):
+        self._ingest(n=n, size=size, out=out)
+        if options["no_loop"]:
+            return
+        if not settings.LABEL_STUDIO_URL:
+            self.stdout.write("Label Studio is not configured (`make labelstudio`): skipping the learning loop")
+            return
+        self._learning_loop(out.parent, size=size, **options)
+
+    def _learning_loop(self, demo_dir: Path, *, size: int, base_iters: int, rounds: int, k: int, round_iters: int,
+                       **_) -> None:
+        from annotator.services.learning import UNIFIED_DATASET, campaign_training_dataset
+        from backend.core.demo_loop import run_rounds, train_first_model
+        from ml.synthetic import ARTIFACT_KINDS
+
+        campaign = Campaign.objects.filter(name=CAMPAIGN_NAME).first()
+        dataset = campaign_training_dataset(campaign)
+        self.stdout.write(f"\n== learning loop ==\ntraining the first unified segmenter on dataset "
+                          f"{UNIFIED_DATASET!r} ({base_iters} iterations on the CPU) ...")
+        job = train_first_model(dataset=dataset, max_iters=base_iters)
+        if job.status != "succeeded":
+            self.stderr.write(f"training failed: {job.message}\n{job.traceback[-2000:]}")
+            return
+        self.stdout.write(f"job {job.pk}: {job.result['comparison']['reason']}")
+        # The new generator makes fewer kinds of artifact than the base set, like a real new model would.
+        folder = demo_dir / "loop-newgen"
+        generate_dataset(folder, n=100, size=size, seed=11, overwrite=True, kinds=ARTIFACT_KINDS[:4])
+        name, version = LOOP_GENERATOR
+        generator, _ = Generator.objects.get_or_create(name=name, version=version,
+                                                       defaults={"family": Generator.Family.DIFFUSION})
+        rows = run_rounds(folder=folder, generator=generator, campaign_name=LOOP_CAMPAIGN, rounds=rounds, k=k,
+                          round_iters=round_iters, log=self.stdout.write)
+        self.stdout.write("\nround  labels  production model              promoted  held-out artifact IoU")
+        for row in rows:
+            self.stdout.write(f"{row.number:5d}  {row.labels:6d}  {row.model:28s}  {'yes' if row.promoted else 'no':8s}"
+                              f"  {row.heldout_iou:.3f}   {row.note}")
+
+    def _ingest(self, *, n: int, size: int, out: Path) -> None:
         records = generate_dataset(out, n=n, size=size, seed=0, overwrite=True)
         self.stdout.write(f"generated {len(records)} demo images with synthetic artifacts in {out}")
 

@@ -1,0 +1,19 @@
+"""Model serving and training: where checkpoints are cached locally, which device runs them."""
+
+from backend.config.settings.env import VAR_DIR, env
+
+# Registered checkpoints are fetched from blob storage into this folder once per machine.
+FLAWMAP_MODEL_CACHE_DIR = env.str("FLAWMAP_MODEL_CACHE_DIR", default="") or str(VAR_DIR / "model-cache")
+# auto: the GPU when there is one, else the CPU.
+FLAWMAP_ML_DEVICE = env.str("FLAWMAP_ML_DEVICE", default="auto")
+FLAWMAP_PREDICT_BATCH_SIZE = env.int("FLAWMAP_PREDICT_BATCH_SIZE", default=8)
+# What retraining runs: the config (a name in ml/segmentation/configs or a path) and its iteration budget.
+FLAWMAP_SEGMENTER_CONFIG = env.str("FLAWMAP_SEGMENTER_CONFIG", default="tiny_r18-slim_upernet_fcn-aux_adamw_cpu_256x256")
+FLAWMAP_SEGMENTER_MAX_ITERS = env.int("FLAWMAP_SEGMENTER_MAX_ITERS", default=300)
+# Scratch space for exports and training runs (removed after each run); empty = the system temp dir.
+FLAWMAP_TRAIN_WORK_DIR = env.str("FLAWMAP_TRAIN_WORK_DIR", default="") or None
+# Retrain a campaign's model once this many new human labels arrived since its last training.
+RETRAIN_MIN_NEW_LABELS = env.int("RETRAIN_MIN_NEW_LABELS", default=20)
+# Onboarding a new generator: fine-tune the unified model on its first labels with this short schedule
+# (PAL4VST fine-tuned on 10 images for ≤ 2000 GPU iterations; this is the CPU-sized equivalent).
+FLAWMAP_FEWSHOT_MAX_ITERS = env.int("FLAWMAP_FEWSHOT_MAX_ITERS", default=200)

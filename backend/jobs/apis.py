@@ -1,0 +1,76 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.core.api import paginated_response
+from backend.core.exceptions import ApplicationError
+from backend.core.roles import Role
+from backend.jobs.models import Job
+from backend.jobs.selectors import job_list
+from backend.jobs.services import job_cancel
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    queue = serializers.CharField()
+    params = serializers.JSONField()
+    result = serializers.JSONField()
+    progress = serializers.FloatField()
+    message = serializers.CharField()
+    log_tail = serializers.CharField()
+    traceback = serializers.CharField()
+    attempt = serializers.IntegerField()
+    max_attempts = serializers.IntegerField()
+    retry_of = serializers.IntegerField(source="retry_of_id")
+    retried_by = serializers.SerializerMethodField()
+    cancel_requested = serializers.BooleanField()
+    campaign = serializers.IntegerField(source="campaign_id")
+    worker = serializers.CharField()
+    heartbeat_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+
+    def get_retried_by(self, obj) -> int | None:
+        retry = getattr(obj, "retry", None)
+        return retry.pk if retry is not None else None
+
+
+class JobListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str),
+            OpenApiParameter("status", str, enum=Job.Status.values),
+            OpenApiParameter("campaign", int),
+        ],
+        responses=JobOutputSerializer(many=True),
+    )
+    def get(self, request):
+        status, campaign = request.query_params.get("status"), request.query_params.get("campaign")
+        if status and status not in Job.Status.values:
+            raise ApplicationError(f"status must be one of {', '.join(Job.Status.values)}")
+        if campaign and not campaign.isdigit():
+            raise ApplicationError("campaign must be an id")
+        qs = job_list(kind=request.query_params.get("kind"), status=status, campaign_id=int(campaign or 0) or None)
+        return paginated_response(queryset=qs, serializer_class=JobOutputSerializer, request=request, view=self)
+
+
+class JobDetailApi(APIView):
+    @extend_schema(responses=JobOutputSerializer)
+    def get(self, request, job_id: int):
+        return Response(JobOutputSerializer(get_object_or_404(job_list(), pk=job_id)).data)
+
+
+class JobCancelApi(APIView):
+    """Annotators and admins: a queued job is cancelled at once, a running one at its next checkpoint."""
+
+    write_role = Role.ANNOTATOR
+
+    @extend_schema(request=None, responses=JobOutputSerializer)
+    def post(self, request, job_id: int):
+        job = job_cancel(job=get_object_or_404(Job, pk=job_id))
+        return Response(JobOutputSerializer(job_list().get(pk=job.pk)).data)

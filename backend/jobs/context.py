@@ -1,0 +1,87 @@
+"""What a running job's handler sees: its parameters, and ways to report progress and notice a cancel.
+
+A background thread writes the heartbeat (plus the latest progress and log tail) every
+FLAWMAP_JOB_HEARTBEAT_SECONDS and reads `cancel_requested`, so a handler in the middle of a long
+training loop only needs to call `ctx.progress(...)` / `ctx.check_cancelled()` now and then.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from backend.jobs.models import Job
+
+LOG_TAIL_LINES = 50
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler once a cancel was requested."""
+
+
+class JobContext:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.params = dict(job.params)
+        self._progress = job.progress
+        self._message = job.message
+        self._log: deque[str] = deque(job.log_tail.splitlines()[-LOG_TAIL_LINES:], maxlen=LOG_TAIL_LINES)
+        self._cancel = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # ---- for handlers
+    def progress(self, fraction: float, message: str = "") -> None:
+        with self._lock:
+            self._progress = max(0.0, min(1.0, float(fraction)))
+            if message:
+                self._message = message[:500]
+        self.check_cancelled()
+
+    def log(self, line: str) -> None:
+        with self._lock:
+            self._log.append(f"{timezone.now():%H:%M:%S} {line}")
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled(f"job {self.job.pk} was cancelled")
+
+    # ---- for the runner
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"progress": self._progress, "message": self._message, "log_tail": "\n".join(self._log)}
+
+    def beat(self) -> None:
+        """Write heartbeat + progress; pick up a cancel request."""
+        updated = Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING).update(
+            heartbeat_at=timezone.now(), **self.snapshot()
+        )
+        if updated == 0 or Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            self._cancel.set()
+
+    def _beat_forever(self) -> None:
+        try:
+            while not self._stop.wait(settings.FLAWMAP_JOB_HEARTBEAT_SECONDS):
+                self.beat()
+        finally:
+            close_old_connections()
+            connection.close()
+
+    def __enter__(self) -> "JobContext":
+        self._thread = threading.Thread(target=self._beat_forever, name=f"job-{self.job.pk}-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

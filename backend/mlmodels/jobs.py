@@ -1,0 +1,61 @@
+"""Model jobs: train a segmenter candidate, pre-label images. Thin: ids in params, one service each."""
+
+from __future__ import annotations
+
+from backend.jobs.context import JobContext
+from backend.jobs.registry import job_handler
+
+
+@job_handler("train_segmenter", queue="gpu")
+def train_segmenter(ctx: JobContext) -> dict:
+    from datasets.models import Dataset, DatasetVersion
+    from datasets.services import dataset_version_build, dataset_version_start
+
+    from backend.mlmodels.services import prelabel_enqueue
+    from backend.mlmodels.training import segmenter_train_candidate
+
+    params = ctx.params
+    if params.get("dataset_version_id"):
+        version = DatasetVersion.objects.get(pk=params["dataset_version_id"])
+    else:
+        ctx.progress(0.0, "snapshotting a dataset version")
+        dataset = Dataset.objects.get(pk=params["dataset_id"])
+        version = dataset_version_build(version=dataset_version_start(
+            dataset=dataset, note=f"snapshot for training job {ctx.job.pk}"))
+    ctx.log(f"training on {version} ({version.counts})")
+    model = segmenter_train_candidate(
+        dataset_version=version, name=params.get("name", "unified"), max_iters=params.get("max_iters"),
+        init=params.get("init", "production"), progress=ctx.progress,
+    )
+    comparison = model.metrics["comparison"]
+    ctx.log(f"{model}: {comparison['reason']}")
+    if comparison["promoted"]:
+        prelabel_enqueue(image_ids=None, campaign_id=params.get("campaign_id"))
+    return {"model_version": model.pk, "dataset_version": version.pk, "comparison": comparison}
+
+
+@job_handler("prelabel", queue="gpu")
+def prelabel(ctx: JobContext) -> dict:
+    from backend.images.models import GeneratedImage
+    from backend.mlmodels.models import ModelVersion
+    from backend.mlmodels.prelabel import images_prelabel
+    from backend.mlmodels.selectors import model_production_get
+
+    params = ctx.params
+    model = (ModelVersion.objects.get(pk=params["model_version_id"]) if params.get("model_version_id")
+             else model_production_get(kind=ModelVersion.Kind.SEGMENTER))
+    if model is None:
+        return {"predicted": 0, "skipped": 0, "note": "no production segmenter"}
+    image_ids = params.get("image_ids")
+    if image_ids is None:  # after a promotion: everything humans have not labelled yet
+        image_ids = list(GeneratedImage.objects.filter(is_labelled=False).values_list("pk", flat=True))
+    report = images_prelabel(model_version=model, image_ids=image_ids, progress=ctx.progress)
+    ctx.log(f"{model}: {report['predicted']} predicted, {report['skipped']} already done")
+    if report["image_ids"]:
+        from annotator.services.learning import campaigns_push_predictions
+
+        pushed = campaigns_push_predictions(image_ids=report["image_ids"])
+        report["pushed_to_labelstudio"] = pushed
+    report["model_version"] = model.pk
+    report.pop("image_ids")
+    return report

@@ -1,0 +1,48 @@
+"""The backend's door to `ml/`: a Predictor for a registered segmenter, its checkpoint fetched from blob
+storage once per process into a local cache (mmseg and torch read files, and S3 is not a file)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from django.conf import settings
+
+from backend.core.blobs import blob_open
+from backend.mlmodels.models import ModelVersion
+
+_CACHE_SIZE = 2
+_cache: OrderedDict[tuple[str, str], object] = OrderedDict()
+_lock = threading.Lock()
+
+
+def checkpoint_local_path(model_version: ModelVersion) -> Path:
+    blob = model_version.checkpoint
+    path = Path(settings.FLAWMAP_MODEL_CACHE_DIR) / f"{blob.sha256}.pt"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        with blob_open(blob) as src, open(tmp, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(chunk)
+        tmp.replace(path)
+    return path
+
+
+def segmenter_predictor(model_version: ModelVersion, *, device: str | None = None, batch_size: int | None = None):
+    """A cached `ml.segmentation.Predictor` for this model version."""
+    from ml.segmentation.predictor import Predictor
+
+    device = device or settings.FLAWMAP_ML_DEVICE
+    key = (model_version.checkpoint.sha256, device)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        predictor = Predictor(checkpoint_local_path(model_version), device=device,
+                              batch_size=batch_size or settings.FLAWMAP_PREDICT_BATCH_SIZE)
+        _cache[key] = predictor
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return predictor

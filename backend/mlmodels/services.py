@@ -1,0 +1,117 @@
+"""Write side of model versions: register a trained checkpoint, promote one to production."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.core.blobs import atomic_with_blobs, blob_store
+from backend.core.exceptions import ApplicationError
+from backend.mlmodels.models import ModelVersion
+
+CHECKPOINT_CONTENT_TYPE = "application/octet-stream"
+
+
+def _segmenter_description(path: Path) -> tuple[str, str]:
+    """(config_name, config text) of a segmenter checkpoint; raises ApplicationError if it is not one."""
+    from ml.segmentation.checkpoint import CheckpointError, is_torchscript, read_checkpoint, state_dict_of
+
+    if is_torchscript(path):
+        return "pal4vst-torchscript-512", ""
+    try:
+        checkpoint = read_checkpoint(path)
+        state_dict_of(checkpoint)
+    except CheckpointError as exc:
+        raise ApplicationError(f"{path}: {exc}") from exc
+    meta = checkpoint.get("meta") if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or not meta.get("cfg"):
+        raise ApplicationError(
+            f"{path}: not a segmenter checkpoint with its config (train with ml.segmentation.train, "
+            "or register PAL4VST's TorchScript end2end.pt)"
+        )
+    return str(meta.get("config_name") or ""), str(meta["cfg"])
+
+
+def _next_version(*, kind: str, name: str) -> str:
+    taken = set(ModelVersion.objects.filter(kind=kind, name=name).values_list("version", flat=True))
+    n = len(taken) + 1
+    while f"v{n}" in taken:
+        n += 1
+    return f"v{n}"
+
+
+def model_register(
+    *,
+    kind: str,
+    name: str,
+    checkpoint_path: Path,
+    version: str | None = None,
+    metrics: dict | None = None,
+    dataset_version=None,
+) -> ModelVersion:
+    """Store a checkpoint as a candidate ModelVersion. Metrics default to the `metrics.json` that
+    `ml.segmentation.train` writes beside its checkpoint."""
+    checkpoint_path = Path(checkpoint_path)
+    if kind not in ModelVersion.Kind.values:
+        raise ApplicationError(f"unknown model kind {kind!r} (one of {', '.join(ModelVersion.Kind.values)})")
+    if not checkpoint_path.is_file():
+        raise ApplicationError(f"checkpoint not found: {checkpoint_path}")
+    config_name, config = _segmenter_description(checkpoint_path) if kind == ModelVersion.Kind.SEGMENTER else ("", "")
+    if metrics is None:
+        beside = checkpoint_path.parent / "metrics.json"
+        metrics = json.loads(beside.read_text()) if beside.is_file() else {}
+    with atomic_with_blobs():
+        version = version or _next_version(kind=kind, name=name)
+        if ModelVersion.objects.filter(kind=kind, name=name, version=version).exists():
+            raise ApplicationError(f"{kind} {name}@{version} is already registered")
+        blob = blob_store(data=checkpoint_path.read_bytes(), content_type=CHECKPOINT_CONTENT_TYPE)
+        return ModelVersion.objects.create(
+            kind=kind, name=name, version=version, checkpoint=blob, config_name=config_name, config=config,
+            metrics=metrics, dataset_version=dataset_version,
+        )
+
+
+@transaction.atomic
+def model_promote(*, model_version: ModelVersion) -> ModelVersion:
+    """Make this the production model of its kind; the previous one is retired. Promoting a retired
+    version again is how a rollback is done."""
+    locked = list(ModelVersion.objects.select_for_update().filter(kind=model_version.kind).order_by("id"))
+    target = next(m for m in locked if m.pk == model_version.pk)
+    if target.checkpoint_id is None:
+        raise ApplicationError(f"{target} has no checkpoint and cannot serve")
+    if target.status == ModelVersion.Status.PRODUCTION:
+        return target
+    now = timezone.now()
+    for current in locked:
+        if current.status == ModelVersion.Status.PRODUCTION:
+            current.status, current.retired_at = ModelVersion.Status.RETIRED, now
+            current.save(update_fields=["status", "retired_at"])
+    target.status, target.promoted_at, target.retired_at = ModelVersion.Status.PRODUCTION, now, None
+    target.save(update_fields=["status", "promoted_at", "retired_at"])
+    return target
+
+
+def prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = None):
+    """Queue a pre-label job when a production segmenter exists (None = all unlabelled images).
+    Returns the job, or None when there is no model to pre-label with."""
+    from backend.jobs.services import job_create
+    from backend.mlmodels.selectors import model_production_get
+
+    model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
+    if model is None or image_ids == []:
+        return None
+    job, _ = job_create(
+        kind="prelabel", params={"image_ids": image_ids, "model_version_id": model.pk},
+        dedupe_key="" if image_ids is not None else f"prelabel:all:{model.pk}",
+        campaign=None if campaign_id is None else _campaign(campaign_id),
+    )
+    return job
+
+
+def _campaign(campaign_id: int):
+    from annotator.models import Campaign
+
+    return Campaign.objects.filter(pk=campaign_id).first()

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class QualityConfig(AppConfig):
+    name = "backend.quality"
+    label = "quality"
+    verbose_name = "Quality tools (ranking, leaderboard, fixing)"

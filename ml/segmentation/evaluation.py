@@ -1,0 +1,41 @@
+"""Score a checkpoint on a split of a PAL4VST-layout folder, through the same Predictor the backend uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .components import IMAGE_SUFFIXES, task_of
+from .metrics import SplitScorer
+from .predictor import Predictor
+
+
+def split_pairs(data_root: Path, split: str) -> list[tuple[Path, Path, str]]:
+    """(image, label, task) for every image of the split; a missing folder or label is an error."""
+    img_dir, ann_dir = Path(data_root) / "images" / split, Path(data_root) / "labels" / split
+    if not img_dir.is_dir():
+        raise FileNotFoundError(f"no images/{split} folder in {data_root}")
+    pairs = []
+    for image in sorted(p for p in img_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+        relative = image.relative_to(img_dir)
+        label = ann_dir / relative.with_suffix(".png")
+        if not label.is_file():
+            raise FileNotFoundError(f"label missing for {image}: expected {label}")
+        pairs.append((image, label, task_of(relative)))
+    if not pairs:
+        raise FileNotFoundError(f"images/{split} in {data_root} holds no .png/.jpg image")
+    return pairs
+
+
+def evaluate_split(predictor: Predictor, data_root: Path, split: str) -> dict:
+    pairs = split_pairs(data_root, split)
+    scorer = SplitScorer()
+    images = [image for image, _, _ in pairs]
+    for (image, label, task), (mask, _, _) in zip(pairs, predictor.iter_predict(images)):
+        gt = np.asarray(Image.open(label))
+        if gt.ndim == 3:
+            gt = gt[..., 0]
+        scorer.add(mask, gt, task)
+    return {"split": split, **scorer.result()}

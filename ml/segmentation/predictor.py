@@ -1,0 +1,207 @@
+"""The segmenter as the backend sees it: images in, artifact masks, probability maps and PAR out.
+
+    predictor = Predictor("work/best.pth", device="auto", batch_size=8)
+    masks, probabilities, par = predictor.predict([array_or_path, ...])
+
+Works with Flawmap's own checkpoints (weights + config text, from `ml.segmentation.train`) and with
+PAL4VST's released TorchScript `end2end.pt` (fixed 512x512 input, argmax output). Every image is resized
+to the model's square inference size, as PAL4VST's inference does, and the result is resized back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, NamedTuple, Sequence
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ml.par import perceptual_artifacts_ratio
+
+from .checkpoint import CheckpointError, is_torchscript, read_checkpoint, state_dict_of
+
+PAL4VST_MEAN = (123.675, 116.28, 103.53)
+PAL4VST_STD = (58.395, 57.12, 57.375)
+PAL4VST_SIZE = 512
+
+ImageInput = np.ndarray | str | Path
+
+
+class ImageReadError(ValueError):
+    """An input image that cannot be decoded; the message names it."""
+
+
+class Predictions(NamedTuple):
+    masks: list[np.ndarray]  # uint8 HxW, 0 clean / 1 artifact, each the size of its input image
+    probabilities: list[np.ndarray]  # float32 HxW artifact probability (0/1 for argmax-only models)
+    par: list[float]  # artifact area / image area of each mask
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device cuda requested but no CUDA GPU is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
+    return torch.device(device)
+
+
+def read_image(source: ImageInput) -> np.ndarray:
+    """RGB uint8 HxWx3 from a path or an array (greyscale and RGBA arrays are converted)."""
+    if isinstance(source, np.ndarray):
+        array = source
+        if array.ndim == 2:
+            array = np.stack([array] * 3, axis=-1)
+        if array.ndim != 3 or array.shape[2] not in (3, 4) or array.shape[0] == 0 or array.shape[1] == 0:
+            raise ImageReadError(f"image array must be HxW, HxWx3 or HxWx4, got shape {source.shape}")
+        return np.ascontiguousarray(array[..., :3], dtype=np.uint8)
+    path = Path(source)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.asarray(img.convert("RGB"))
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{path}: file not found") from exc
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{path}: cannot decode image ({exc})") from exc
+
+
+@dataclass
+class _Model:
+    """A network taking a normalised Nx3xSxS batch and giving the Nx S x S artifact probability."""
+
+    module: torch.nn.Module
+    size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    argmax_only: bool
+    description: dict
+
+    def probabilities(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N x S x S artifact probability, N x C pooled deepest backbone features or None)."""
+        if self.argmax_only:
+            out = self.module(batch)
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            if out.is_floating_point() and out.dim() == 4 and out.shape[1] == 2:
+                return out.softmax(dim=1)[:, 1], None
+            return out.reshape(batch.shape[0], *out.shape[-2:]).float().clamp(0, 1), None
+        metas = [dict(img_shape=(self.size, self.size), ori_shape=(self.size, self.size),
+                      pad_shape=(self.size, self.size))] * batch.shape[0]
+        # EncoderDecoder.encode_decode, unrolled to keep the backbone features for active learning.
+        features = self.module.extract_feat(batch)
+        logits = self.module.decode_head.predict(features, metas, self.module.test_cfg)
+        return logits.softmax(dim=1)[:, 1], features[-1].mean(dim=(2, 3))
+
+
+def _load_mmseg(path: Path, device: torch.device) -> _Model:
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    from . import components  # noqa: F401  (registers Flawmap's dataset, metric and hooks)
+
+    checkpoint = read_checkpoint(path)
+    meta = checkpoint.get("meta") or {}
+    if "cfg" not in meta:
+        raise CheckpointError(
+            f"{path} carries no config; use a checkpoint written by ml.segmentation.train or a TorchScript end2end.pt"
+        )
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromstring(meta["cfg"], file_format=".py")
+    model_cfg = cfg.model.copy()
+    model_cfg.pop("pretrained", None)
+    model = MODELS.build(model_cfg)
+    model.load_state_dict(state_dict_of(checkpoint), strict=True)
+    model.to(device).eval()
+    pre = cfg.model.data_preprocessor
+    return _Model(
+        module=model, size=int(cfg.get("inference_size", 512)), mean=tuple(pre.mean), std=tuple(pre.std),
+        argmax_only=False,
+        description={"format": "mmseg", "config": meta.get("config_name"), "iter": meta.get("iter")},
+    )
+
+
+def _load_torchscript(path: Path, device: torch.device) -> _Model:
+    try:
+        module = torch.jit.load(str(path), map_location=device)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"cannot load TorchScript model {path}: {exc}") from exc
+    module.eval()
+    return _Model(module=module, size=PAL4VST_SIZE, mean=PAL4VST_MEAN, std=PAL4VST_STD, argmax_only=True,
+                  description={"format": "torchscript"})
+
+
+class Predictor:
+    def __init__(self, checkpoint: str | Path, *, device: str = "auto", batch_size: int = 8) -> None:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.checkpoint = path
+        self._model = _load_torchscript(path, self.device) if is_torchscript(path) else _load_mmseg(path, self.device)
+        self._mean = torch.tensor(self._model.mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self._model.std, device=self.device).view(1, 3, 1, 1)
+
+    @property
+    def inference_size(self) -> int:
+        return self._model.size
+
+    @property
+    def gives_probabilities(self) -> bool:
+        """False for argmax-only models (PAL4VST's TorchScript export): their probabilities are 0/1."""
+        return not self._model.argmax_only
+
+    @property
+    def description(self) -> dict:
+        return {**self._model.description, "inference_size": self._model.size, "device": str(self.device)}
+
+    def _resize_in(self, image: np.ndarray) -> np.ndarray:
+        s = self._model.size
+        return cv2.resize(image, (s, s), interpolation=cv2.INTER_LINEAR) if image.shape[:2] != (s, s) else image
+
+    @torch.inference_mode()
+    def _probabilities(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray | None]:
+        batch = torch.from_numpy(np.stack([self._resize_in(im) for im in images])).to(self.device)
+        batch = (batch.permute(0, 3, 1, 2).float() - self._mean) / self._std
+        probs, features = self._model.probabilities(batch)
+        probs = probs.float().cpu().numpy()
+        features = None if features is None else features.float().cpu().numpy()
+        out = []
+        for image, prob in zip(images, probs):
+            h, w = image.shape[:2]
+            if prob.shape != (h, w):
+                interpolation = cv2.INTER_NEAREST if self._model.argmax_only else cv2.INTER_LINEAR
+                prob = cv2.resize(prob, (w, h), interpolation=interpolation)
+            out.append(np.clip(prob, 0.0, 1.0).astype(np.float32))
+        return out, features
+
+    def iter_predict(self, images: Sequence[ImageInput]) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
+        """(mask, probability, par) per image, batch by batch. Raises ImageReadError naming a bad image."""
+        for mask, prob, par, _ in self.iter_analyze(images):
+            yield mask, prob, par
+
+    def iter_analyze(self, images: Sequence[ImageInput]):
+        """(mask, probability, par, features) per image; features (pooled deepest backbone map, for
+        diversity sampling) are None for argmax-only models."""
+        for start in range(0, len(images), self.batch_size):
+            decoded = [read_image(src) for src in images[start : start + self.batch_size]]
+            probs, features = self._probabilities(decoded)
+            for i, prob in enumerate(probs):
+                mask = (prob >= 0.5).astype(np.uint8)
+                yield mask, prob, perceptual_artifacts_ratio(mask), None if features is None else features[i]
+
+    def predict(self, images: Sequence[ImageInput]) -> Predictions:
+        masks, probs, pars = [], [], []
+        for mask, prob, par in self.iter_predict(images):
+            masks.append(mask)
+            probs.append(prob)
+            pars.append(par)
+        return Predictions(masks, probs, pars)
