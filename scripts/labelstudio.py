@@ -43,6 +43,7 @@ import socket
 import subprocess
 import sys
 import time
+import typing
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ DEFAULT_DATA_DIR = Path(os.environ.get("FLAWMAP_LABELSTUDIO_DATA_DIR") or ROOT /
 DEFAULT_ENV_FILE = Path(os.environ.get("FLAWMAP_LABELSTUDIO_ENV_FILE") or ROOT / "var" / "labelstudio.env")
 DEFAULT_USERNAME = "admin@flawmap.local"
 START_TIMEOUT = 180.0
+TOKEN_CHECK_PATIENCE = 60.0  # seconds of unclear answers before giving up on a token check
 
 # Only these variables of the caller's environment reach the server: Label Studio falls back to
 # bare names such as HOST, PORT, USERNAME, DEBUG and DJANGO_SETTINGS_MODULE (set by pytest-django),
@@ -241,6 +243,11 @@ def server_env(data_dir: Path, creds: Credentials) -> dict[str, str]:
         "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", str(ROOT)),
         # Only the admin user; no self sign-up.
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+        # PATs only authenticate while this feature flag is on. Label Studio reads its flags from a
+        # file through LaunchDarkly's client, which may not have loaded when the first requests of a
+        # freshly (re)started, busy server arrive: tokens were then refused and looked revoked.
+        # An environment variable wins over the file, so set it here.
+        "fflag__feature_develop__prompts__dia_1829_jwt_token_auth": "true",
         # No internet here: no version check, analytics or Sentry.
         "LATEST_VERSION_CHECK": "false",
         "COLLECT_ANALYTICS": "false",
@@ -378,25 +385,49 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR) -> bool:
 
 # ----------------------------------------------------------------------------------------- token
 
-def refresh_access_token(url: str, api_key: str, timeout: float = 10.0) -> str | None:
-    """Exchange a PAT (JWT refresh token) for a short-lived access token, as label_studio_sdk does."""
+class TokenCheck(typing.NamedTuple):
+    valid: bool | None  # None: the server did not give a clear answer (still warming up, busy, 5xx)
+    reason: str
+
+
+def check_token(url: str, api_key: str, timeout: float = 10.0) -> TokenCheck:
+    """One attempt: refresh the PAT and list /api/projects/ with the access token."""
     import requests
 
-    resp = requests.post(f"{url}/api/token/refresh/", json={"refresh": api_key}, timeout=timeout)
-    if resp.status_code != 200:
-        return None
-    return resp.json()["access"]
+    try:
+        resp = requests.post(f"{url}/api/token/refresh/", json={"refresh": api_key}, timeout=timeout)
+        if resp.status_code in (400, 401, 403):
+            return TokenCheck(False, f"POST /api/token/refresh/ answered {resp.status_code}: {resp.text[:200]}")
+        if resp.status_code != 200:
+            return TokenCheck(None, f"POST /api/token/refresh/ answered {resp.status_code}: {resp.text[:200]}")
+        access = resp.json()["access"]
+        resp = requests.get(f"{url}/api/projects/", headers={"Authorization": f"Bearer {access}"}, timeout=timeout)
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        return TokenCheck(None, f"{type(exc).__name__}: {exc}")
+    if resp.status_code == 200:
+        return TokenCheck(True, "ok")
+    # The PAT did refresh, so it is neither forged, expired nor blacklisted: a refusal here comes from
+    # the server's state (organization token setting, feature flags still loading), not the token.
+    return TokenCheck(None, f"GET /api/projects/ answered {resp.status_code}: {resp.text[:200]}")
 
 
-def verify_token(url: str, api_key: str) -> bool:
-    """True when the PAT refreshes to an access token that may list /api/projects/."""
-    import requests
+def verify_token(url: str, api_key: str, patience: float = TOKEN_CHECK_PATIENCE) -> bool:
+    """True when the PAT refreshes to an access token that may list /api/projects/.
 
-    access = refresh_access_token(url, api_key)
-    if not access:
-        return False
-    resp = requests.get(f"{url}/api/projects/", headers={"Authorization": f"Bearer {access}"}, timeout=10)
-    return resp.status_code == 200
+    A server that has just started (or is busy) can fail a request without saying anything about
+    the token; only a clear 4xx counts as invalid. Unclear answers are retried for `patience`
+    seconds and then raise: revoking a working token because of a hiccup would lock out every
+    client that holds it."""
+    deadline = time.monotonic() + patience
+    while True:
+        result = check_token(url, api_key)
+        if result.valid is not None:
+            if not result.valid:
+                log(f"token rejected: {result.reason}")
+            return result.valid
+        if time.monotonic() >= deadline:
+            raise LabelStudioError(f"could not check the token against {url} within {patience:.0f} s: {result.reason}")
+        time.sleep(1)
 
 
 def _login(url: str, creds: Credentials, data_dir: Path):

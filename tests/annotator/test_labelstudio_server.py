@@ -4,6 +4,8 @@ A PAT is a JWT refresh token: it is exchanged at /api/token/refresh/ for a 5-min
 token, which authenticates as `Authorization: Bearer <access>` (label_studio_sdk does the same).
 """
 
+import http.server
+import threading
 import time
 
 import pytest
@@ -94,3 +96,49 @@ def test_up_again_is_a_fast_no_op(labelstudio_server, labelstudio_script):
     assert ls.up(ls.DEFAULT_PORT, ls.DEFAULT_DATA_DIR, ls.DEFAULT_ENV_FILE) == (
         labelstudio_server.url, labelstudio_server.api_key)
     assert time.monotonic() - started < 15
+
+
+# --- token checks against a server that answers badly ---------------------------------------------
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """Answers /api/token/refresh/ with the class's `status` (and a fake access token on 200)."""
+    status = 503
+    calls = 0
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        type(self).calls += 1
+        body = b'{"access": "a"}' if self.status == 200 else b'{"detail": "nope"}'
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def answering(request):
+    handler = type("Handler", (_Answers,), {"status": request.param, "calls": 0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+
+
+@pytest.mark.parametrize("answering", [503, 500], indirect=True)
+def test_an_unclear_answer_is_retried_and_never_taken_for_an_invalid_token(answering, labelstudio_script):
+    # A server busy right after a restart must not make `up` revoke the token every client holds.
+    url, handler = answering
+    with pytest.raises(labelstudio_script.LabelStudioError, match=r"could not check the token .* answered 5\d\d"):
+        labelstudio_script.verify_token(url, "some-pat", patience=2.5)
+    assert handler.calls >= 2
+
+
+@pytest.mark.parametrize("answering", [401], indirect=True)
+def test_a_rejected_refresh_means_the_token_is_invalid(answering, labelstudio_script):
+    url, handler = answering
+    assert labelstudio_script.verify_token(url, "some-pat", patience=30) is False
+    assert handler.calls == 1
