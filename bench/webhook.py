@@ -105,6 +105,9 @@ def django_setup(work: Path) -> dict:
         # Never a real Label Studio (var/labelstudio.env may name one): nothing may need it here.
         "LABEL_STUDIO_URL": "http://127.0.0.1:9",
         "LABEL_STUDIO_API_KEY": "bench-unused",
+        # The fast ingress queues on this run's own stream of the broker's Redis.
+        "FLAWMAP_WEBHOOK_STREAM": f"flawmap:bench-webhook:{os.getpid()}",
+        "FLAWMAP_WEBHOOK_STREAM_URL": os.environ.get("CELERY_BROKER_URL", ""),
     }
     os.environ.update(overrides)
     (work / "var").mkdir(parents=True, exist_ok=True)
@@ -294,6 +297,19 @@ def start_gunicorn(env: dict, port: int, args, work: Path) -> Proc:
     return Proc("gunicorn", argv, env, work / "gunicorn.log")
 
 
+def start_ingress(env: dict, port: int, args, work: Path) -> Proc:
+    """The fast front door (annotator/webhook_ingress.py) under uvicorn with uvloop + httptools."""
+    argv = [sys.executable, "-m", "uvicorn", "annotator.webhook_ingress:app", "--host", "127.0.0.1",
+            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--workers", str(args.ingress_workers),
+            "--log-level", "warning", "--no-access-log", "--backlog", "4096"]
+    return Proc("webhook ingress", argv, env, work / "ingress.log")
+
+
+def start_drain(env: dict, work: Path) -> Proc:
+    argv = [sys.executable, str(ROOT / "manage.py"), "webhook_drain"]
+    return Proc("webhook drain", argv, env, work / "drain.log")
+
+
 def start_worker(env: dict, hostname: str, args, work: Path) -> Proc:
     argv = [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "-Q", "default,io,gpu",
             "--pool", "prefork", "--concurrency", str(args.worker_concurrency), "--without-mingle",
@@ -305,18 +321,18 @@ def wait_http_ready(proc: Proc, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise RuntimeError(f"gunicorn exited with {proc.popen.returncode}:\n{proc.tail()}")
+            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.tail()}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", WEBHOOK_PATH)
             status = conn.getresponse().status
             conn.close()
-            if status == 405:  # the view answers (GET is not allowed): Django is up
+            if status == 405:  # the endpoint answers (GET is not allowed): the server is up
                 return
             raise RuntimeError(f"GET {WEBHOOK_PATH} answered {status}, expected 405:\n{proc.tail()}")
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{proc.tail()}")
+    raise RuntimeError(f"{proc.name} did not answer within {timeout:.0f} s:\n{proc.tail()}")
 
 
 def wait_worker_ready(proc: Proc, hostname_pattern: str, timeout: float) -> None:
@@ -362,7 +378,7 @@ def fire(port: int, bodies: list[tuple[int, bytes]], concurrency: int, *, keepal
     n = len(bodies)
     latency = [0.0] * n
     status = [0] * n
-    event_id: list[int | None] = [None] * n
+    event_id: list[int | str | None] = [None] * n
     errors: list[str] = []
     send_lag = [0.0] * n
     next_index = [0]
@@ -397,7 +413,8 @@ def fire(port: int, bodies: list[tuple[int, bytes]], concurrency: int, *, keepal
                 latency[i] = time.perf_counter() - sent
                 status[i] = response.status
                 if response.status == 200:
-                    event_id[i] = json.loads(data)["event"]
+                    answer = json.loads(data)  # Django: {"event": id}; the ingress: {"queued": stream id}
+                    event_id[i] = answer.get("event", answer.get("queued"))
                 else:
                     with lock:
                         errors.append(f"annotation {bodies[i][0]}: HTTP {response.status} {data[:200]!r}")
@@ -469,12 +486,22 @@ def background_cpu_busy(seconds: float = 1.0) -> float | None:
 
 
 def wait_processed(procs: list[Proc], timeout: float) -> tuple[float, int]:
-    """Poll until no event is pending; returns (time.perf_counter() when done, pending left)."""
+    """Poll until no delivery is queued on the ingress's stream and no event is pending; returns
+    (time.perf_counter() when done, deliveries left)."""
+    from django.conf import settings
+
     from annotator.models import WebhookEvent
 
+    queue = None
+    if settings.FLAWMAP_WEBHOOK_STREAM_URL:
+        import redis
+
+        queue = redis.Redis.from_url(settings.FLAWMAP_WEBHOOK_STREAM_URL)
     deadline = time.monotonic() + timeout
     while True:
         pending = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).count()
+        if queue is not None:
+            pending += queue.xlen(settings.FLAWMAP_WEBHOOK_STREAM)
         now = time.perf_counter()
         if pending == 0:
             return now, 0
@@ -584,6 +611,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="open loop: start posts at this many per second (default: closed loop)")
     parser.add_argument("--keepalive", action="store_true",
                         help="each client reuses one connection (default: a new one per post, as Label Studio)")
+    parser.add_argument("--ingress", choices=("fast", "django"), default="fast",
+                        help="fast: annotator/webhook_ingress.py (uvicorn) queues on a Redis stream and "
+                             "`manage.py webhook_drain` records; django: the Django endpoint under gunicorn")
+    parser.add_argument("--ingress-workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
     parser.add_argument("--worker-concurrency", type=int, default=2,
@@ -650,12 +681,19 @@ def main(argv: list[str]) -> int:
         port = _free_port()
         hostname = f"flawmap-bench-{os.getpid()}@%h"
         procs.append(start_worker(env, hostname, args, work))
-        procs.append(start_gunicorn(env, port, args, work))
+        if args.ingress == "fast":
+            procs.append(start_drain(env, work))
+            procs.append(start_ingress(env, port, args, work))
+            front = f"webhook ingress (uvicorn x {args.ingress_workers}) + drain"
+        else:
+            procs.append(start_gunicorn(env, port, args, work))
+            front = f"gunicorn ({args.workers} workers x {args.threads} threads)"
         t = time.perf_counter()
         wait_worker_ready(procs[0], hostname, 90)
-        wait_http_ready(procs[1], port, 90)
-        web_pids |= process_group(procs[1])
-        log(f"gunicorn ({args.workers} workers x {args.threads} threads) on 127.0.0.1:{port} and celery worker "
+        wait_http_ready(procs[-1], port, 90)
+        for proc in procs[1:]:
+            web_pids |= process_group(proc)
+        log(f"{front} on 127.0.0.1:{port} and celery worker "
             f"(prefork x {args.worker_concurrency}) ready in {time.perf_counter() - t:.1f} s")
 
         get_warmup(port, 4 * args.workers * args.threads, args.concurrency)
@@ -703,7 +741,9 @@ def main(argv: list[str]) -> int:
             after = stored_counts()
             from annotator.models import WebhookEvent
 
-            skipped = WebhookEvent.objects.filter(pk__in=[e for e in r["event_id"] if e],
+            answered = [e for e in r["event_id"] if e]
+            key = "delivery_id__in" if args.ingress == "fast" else "pk__in"
+            skipped = WebhookEvent.objects.filter(**{key: answered},
                                                   status=WebhookEvent.Status.SKIPPED).count()
             grown = {k: after[k] - before[k] for k in before if k != "events" and after[k] != before[k]}
             replay_ok = (not r["errors"] and not replay_pending and skipped == len(again) and not grown
@@ -725,6 +765,7 @@ def main(argv: list[str]) -> int:
             "mode": "open" if args.rate else "closed",
             "rate": args.rate,
             "keepalive": args.keepalive,
+            "ingress": args.ingress,
             "gunicorn_workers": args.workers,
             "gunicorn_threads": args.threads,
             "celery_concurrency": args.worker_concurrency,
@@ -757,8 +798,10 @@ def main(argv: list[str]) -> int:
                 ("posts (measured)", f"{len(measured)} (+{args.warmup} warm-up, +{args.replay} replayed)"),
                 ("concurrent clients", f"{args.concurrency}, {mode}, "
                                        f"{'keep-alive' if args.keepalive else 'new connection per post'}"),
-                ("server", f"gunicorn {args.workers} workers x {args.threads} threads, celery prefork x "
-                           f"{args.worker_concurrency}, CONN_MAX_AGE={conn_max_age}"),
+                ("server", (f"webhook ingress: uvicorn x {args.ingress_workers} -> Redis stream -> drain"
+                            if args.ingress == "fast" else
+                            f"gunicorn {args.workers} workers x {args.threads} threads")
+                 + f", celery prefork x {args.worker_concurrency}, CONN_MAX_AGE={conn_max_age}"),
                 ("machine", f"{os.cpu_count()} CPUs" + (f", {100 * background:.0f}% busy with other work "
                                                          "just before the burst" if background is not None else "")),
                 ("ack latency ms", f"p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  "
@@ -789,8 +832,8 @@ def main(argv: list[str]) -> int:
         log(f"benchmark could not run: {exc}")
         return 2
     finally:
-        if len(procs) > 1:
-            web_pids |= process_group(procs[1])  # gunicorn may have replaced a worker
+        for proc in procs[1:]:
+            web_pids |= process_group(proc)  # gunicorn may have replaced a worker
         for proc in reversed(procs):
             try:
                 proc.stop()
@@ -803,6 +846,13 @@ def main(argv: list[str]) -> int:
                     log(f"removed {removed} job(s) of this run that were still queued on the broker")
             except Exception as exc:
                 log(f"could not remove this run's queued jobs from the broker: {exc}")
+        if os.environ.get("FLAWMAP_WEBHOOK_STREAM", "").startswith("flawmap:bench-webhook:"):
+            try:
+                import redis
+
+                redis.Redis.from_url(os.environ["FLAWMAP_WEBHOOK_STREAM_URL"]).delete(os.environ["FLAWMAP_WEBHOOK_STREAM"])
+            except Exception as exc:
+                log(f"could not delete this run's webhook stream: {exc}")
         teardown(old_name, work, args.keep, drop=drop_db)
 
 

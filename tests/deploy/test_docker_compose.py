@@ -48,8 +48,9 @@ APP_ENV_VARS = {
     "FLAWMAP_PUBLIC_URL",
 }
 
-REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "worker-gpu", "beat", "labelstudio"}
-APP_SERVICES = ("web", "worker", "worker-gpu", "beat")
+REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "worker-gpu", "beat", "labelstudio",
+                     "webhook-ingress", "webhook-drain"}
+APP_SERVICES = ("web", "worker", "worker-gpu", "beat", "webhook-drain")
 
 # stderr lines that do not indicate a problem with the file itself: Python
 # deprecation warnings from docker-compose 1.x's own dependencies (normally
@@ -216,6 +217,10 @@ def test_app_services_wiring(compose):
     gpu = _command(services["worker-gpu"])
     assert "worker -Q gpu --concurrency 1 --prefetch-multiplier 1" in gpu
     assert "celery -A backend.config beat" in _command(services["beat"])
+    # the webhook ingress queues on Redis (no database); the drain records what it queued
+    assert "uvicorn annotator.webhook_ingress:app" in _command(services["webhook-ingress"])
+    assert "redis" in services["webhook-ingress"]["depends_on"]
+    assert "manage.py webhook_drain" in _command(services["webhook-drain"])
 
     # Migrations run before the app starts: either a one-shot service the
     # app services wait for, or chained into the web command.

@@ -26,3 +26,11 @@ LABEL_STUDIO_TIMEOUT = env.float("LABEL_STUDIO_TIMEOUT", default=30.0)
 LABEL_STUDIO_RECONCILE_SECONDS = env.int("LABEL_STUDIO_RECONCILE_SECONDS", default=300)
 # Lifetime of the signed image links handed to Label Studio (seconds).
 FLAWMAP_SIGNED_URL_MAX_AGE = env.int("FLAWMAP_SIGNED_URL_MAX_AGE", default=30 * 24 * 3600)
+# The fast webhook ingress (annotator/webhook_ingress.py) queues deliveries on this Redis stream and
+# `manage.py webhook_drain` records them. Defaults to the Celery broker when that is Redis.
+_broker = env.str("CELERY_BROKER_URL", default="")
+FLAWMAP_WEBHOOK_STREAM_URL = env.str("FLAWMAP_WEBHOOK_STREAM_URL", default="") or (
+    _broker if _broker.startswith(("redis://", "rediss://", "unix://")) else "")
+FLAWMAP_WEBHOOK_STREAM = env.str("FLAWMAP_WEBHOOK_STREAM", default="flawmap:labelstudio-webhooks")
+# Label Studio payloads carry the task and the project; brush masks make them large, not this large.
+FLAWMAP_WEBHOOK_MAX_BYTES = env.int("FLAWMAP_WEBHOOK_MAX_BYTES", default=16 * 1024 * 1024)

@@ -1,0 +1,115 @@
+"""Deliveries queued by the webhook ingress (annotator/webhook_ingress.py) become WebhookEvents.
+
+The ingress appends raw bodies to a Redis stream. Drainers read it through one consumer group, so several
+may run side by side; an entry is acknowledged and deleted only after its WebhookEvent is committed, and
+entries a dead drainer had claimed are taken over after `claim_idle`. Recording is keyed by the stream entry
+id, so an entry seen twice is stored once. Conversion then runs exactly as for the Django endpoint.
+"""
+
+import json
+import logging
+import socket
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from annotator import tasks
+from annotator.models import WebhookEvent
+from annotator.services.events import webhook_event_record
+
+logger = logging.getLogger(__name__)
+
+GROUP = "flawmap-drain"
+
+
+@dataclass
+class DrainReport:
+    recorded: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+def webhook_stream_client() -> redis.Redis:
+    if not settings.FLAWMAP_WEBHOOK_STREAM_URL:
+        raise RuntimeError("no webhook stream: set FLAWMAP_WEBHOOK_STREAM_URL or a Redis CELERY_BROKER_URL")
+    return redis.Redis.from_url(settings.FLAWMAP_WEBHOOK_STREAM_URL)
+
+
+def _ensure_group(client: redis.Redis, stream: str) -> None:
+    try:
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _record(entry_id: str, fields: dict) -> WebhookEvent | None:
+    """Store one entry as a pending WebhookEvent; None when it was stored before."""
+    payload = json.loads(fields[b"payload"])  # the ingress only queues JSON objects with an action
+    with transaction.atomic():
+        if WebhookEvent.objects.filter(delivery_id=entry_id).exists():
+            return None
+        event = webhook_event_record(payload=payload)
+        event.delivery_id = entry_id
+        event.save(update_fields=["delivery_id"])
+        transaction.on_commit(lambda: _enqueue(event.pk))
+    return event
+
+
+@transaction.atomic
+def _record_unreadable(entry_id: str, fields: dict, error: str) -> None:
+    raw = fields.get(b"payload", b"")[:10_000].decode("utf-8", errors="replace")
+    WebhookEvent.objects.get_or_create(delivery_id=entry_id, defaults={
+        "action": "", "payload": {"raw": raw}, "status": WebhookEvent.Status.FAILED, "error": error})
+
+
+def _enqueue(event_id: int) -> None:
+    # As for the Django endpoint: if the broker is down, the stale-event sweep processes it later.
+    try:
+        tasks.process_webhook_event.delay(event_id)
+    except Exception:
+        logger.exception("could not enqueue webhook event %s; the stale-event sweep will process it", event_id)
+
+
+def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim_idle_ms: int = 60_000,
+                         consumer: str | None = None, client: redis.Redis | None = None) -> DrainReport:
+    """Record up to `count` queued deliveries (waiting up to `block_ms` for the first one when given)."""
+    client = client or webhook_stream_client()
+    stream = settings.FLAWMAP_WEBHOOK_STREAM
+    consumer = consumer or f"{socket.gethostname()}-{id(client)}"
+    _ensure_group(client, stream)
+    # Entries a dead drainer read but never acknowledged come first.
+    _, claimed, _ = client.xautoclaim(stream, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0",
+                                      count=count)
+    entries = list(claimed)
+    if len(entries) < count:
+        read = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=count - len(entries), block=block_ms)
+        for _, items in read or []:
+            entries.extend(items)
+    report = DrainReport()
+    for raw_id, fields in entries:
+        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+        if not fields:  # deleted while pending: nothing left to record
+            client.xack(stream, GROUP, entry_id)
+            continue
+        try:
+            event = _record(entry_id, fields)
+        except (ValueError, KeyError) as exc:  # not what the ingress writes: kept as a failed event
+            _record_unreadable(entry_id, fields, f"unreadable stream entry: {exc.__class__.__name__}: {exc}")
+            report.rejected += 1
+        else:
+            if event is None:
+                report.duplicates += 1
+            else:
+                report.recorded += 1
+        client.xack(stream, GROUP, entry_id)
+        client.xdel(stream, entry_id)
+    return report
+
+
+def webhook_stream_backlog(*, client: redis.Redis | None = None) -> int:
+    """Entries queued but not yet recorded (including ones read and not acknowledged)."""
+    client = client or webhook_stream_client()
+    return int(client.xlen(settings.FLAWMAP_WEBHOOK_STREAM))
