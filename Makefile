@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install system-deps demo test serve worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify clean labelstudio labelstudio-stop labelstudio-status
+.PHONY: install system-deps demo test serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
 
 install: system-deps $(INSTALLED)
 
@@ -43,6 +43,12 @@ serve: migrate
 	fi; \
 	$(PY) manage.py runserver $${FLAWMAP_BIND:-127.0.0.1:8000}
 
+# The fast webhook front door on :8001 and its drain (needs a Redis CELERY_BROKER_URL or
+# FLAWMAP_WEBHOOK_STREAM_URL); point LABEL_STUDIO_WEBHOOK_URL at http://HOST:8001/api/labelstudio/webhook/
+webhook-ingress: migrate
+	$(PY) manage.py webhook_drain & trap "kill $$!" EXIT; \
+	$(VENV)/bin/uvicorn annotator.webhook_ingress:app --host 127.0.0.1 --port 8001 --loop uvloop --http httptools --no-access-log
+
 worker: install
 	$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO
 
@@ -58,6 +64,10 @@ bench-webhook: install
 bench-export: install
 	$(PY) scripts/with_test_services.py -- $(PY) bench/export.py
 
+# Server time and SQL queries of every dashboard page with 10k images and 20k annotations.
+bench-dashboard: install
+	$(PY) scripts/with_test_services.py -- $(PY) bench/dashboard.py
+
 # Model benchmarks need no database; each prints its figures (run them alone: they are CPU-time figures).
 bench-segmenter: install
 	$(PY) bench/segmenter.py all
@@ -67,6 +77,22 @@ bench-active-learning: install
 
 bench-rectify: install
 	$(PY) bench/rectify.py
+
+bench-vlm: install
+	$(PY) bench/vlm.py
+
+# The VLM classifier end to end on demo data, offline on the CPU: a vlm-jsonl export of synthetic artifacts,
+# the tiny random-weight base, LoRA training, then the tuned-vs-base table on the test split (~2-4 min).
+VLM_EVAL_DIR ?= var/vlm-eval
+VLM_EVAL_STEPS ?= 400
+vlm-eval: install
+	rm -rf $(VLM_EVAL_DIR) && mkdir -p $(VLM_EVAL_DIR)
+	$(PY) -m ml.vlm.demo_data --out $(VLM_EVAL_DIR)/data --n 48 --size 96
+	$(PY) -m ml.vlm.tiny --out $(VLM_EVAL_DIR)/base --classes $(VLM_EVAL_DIR)/data
+	$(PY) -m ml.vlm.train --data $(VLM_EVAL_DIR)/data --base $(VLM_EVAL_DIR)/base --out $(VLM_EVAL_DIR)/tuned \
+		--max-steps $(VLM_EVAL_STEPS) --lr 5e-3 --device cpu
+	$(PY) -m ml.vlm.evaluate --model $(VLM_EVAL_DIR)/tuned --data $(VLM_EVAL_DIR)/data --split test \
+		--device cpu --json $(VLM_EVAL_DIR)/report.json
 
 # Local Label Studio 1.23.2 (own venv .venv-labelstudio) on 127.0.0.1:8089; writes var/labelstudio.env
 labelstudio: $(INSTALLED)

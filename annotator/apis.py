@@ -217,6 +217,7 @@ class CampaignNextBatchApi(APIView):
         model_version = serializers.IntegerField(allow_null=True)
         picked = PickSerializer(many=True)
         pushed = serializers.IntegerField()
+        round = serializers.IntegerField(allow_null=True, help_text="The campaign's learning round this pick is.")
 
     @extend_schema(request=NextBatchInputSerializer, responses=NextBatchOutputSerializer)
     def post(self, request, campaign_id: int):

@@ -305,15 +305,20 @@ def start_ingress(env: dict, port: int, args, work: Path) -> Proc:
     return Proc("webhook ingress", argv, env, work / "ingress.log")
 
 
-def start_drain(env: dict, work: Path) -> Proc:
-    argv = [sys.executable, str(ROOT / "manage.py"), "webhook_drain"]
+def _niced(argv: list[str], args) -> list[str]:
+    """Conversion is asynchronous by design: on a small machine it should yield the CPU to the acks."""
+    return ["nice", "-n", str(args.background_nice), *argv] if args.background_nice else argv
+
+
+def start_drain(env: dict, args, work: Path) -> Proc:
+    argv = _niced([sys.executable, str(ROOT / "manage.py"), "webhook_drain"], args)
     return Proc("webhook drain", argv, env, work / "drain.log")
 
 
 def start_worker(env: dict, hostname: str, args, work: Path) -> Proc:
-    argv = [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "-Q", "default,io,gpu",
-            "--pool", "prefork", "--concurrency", str(args.worker_concurrency), "--without-mingle",
-            "--without-gossip", "--loglevel", "WARNING", "--hostname", hostname]
+    argv = _niced([sys.executable, "-m", "celery", "-A", "backend.config", "worker", "-Q", "default,io,gpu",
+                   "--pool", "prefork", "--concurrency", str(args.worker_concurrency), "--without-mingle",
+                   "--without-gossip", "--loglevel", "WARNING", "--hostname", hostname], args)
     return Proc("celery worker", argv, env, work / "worker.log")
 
 
@@ -615,6 +620,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="fast: annotator/webhook_ingress.py (uvicorn) queues on a Redis stream and "
                              "`manage.py webhook_drain` records; django: the Django endpoint under gunicorn")
     parser.add_argument("--ingress-workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    parser.add_argument("--background-nice", type=int, default=10,
+                        help="nice level of the drain and the Celery worker, which convert in the background "
+                             "(default 10; 0 = same priority as the acks)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (default 8)")
     parser.add_argument("--worker-concurrency", type=int, default=2,
@@ -682,7 +690,7 @@ def main(argv: list[str]) -> int:
         hostname = f"flawmap-bench-{os.getpid()}@%h"
         procs.append(start_worker(env, hostname, args, work))
         if args.ingress == "fast":
-            procs.append(start_drain(env, work))
+            procs.append(start_drain(env, args, work))
             procs.append(start_ingress(env, port, args, work))
             front = f"webhook ingress (uvicorn x {args.ingress_workers}) + drain"
         else:
@@ -769,6 +777,7 @@ def main(argv: list[str]) -> int:
             "gunicorn_workers": args.workers,
             "gunicorn_threads": args.threads,
             "celery_concurrency": args.worker_concurrency,
+            "background_nice": args.background_nice,
             "conn_max_age": int(conn_max_age),
             "cpus": os.cpu_count(),
             "background_cpu_busy_pct": round(100 * background, 1) if background is not None else None,
@@ -801,7 +810,8 @@ def main(argv: list[str]) -> int:
                 ("server", (f"webhook ingress: uvicorn x {args.ingress_workers} -> Redis stream -> drain"
                             if args.ingress == "fast" else
                             f"gunicorn {args.workers} workers x {args.threads} threads")
-                 + f", celery prefork x {args.worker_concurrency}, CONN_MAX_AGE={conn_max_age}"),
+                 + f", celery prefork x {args.worker_concurrency}, CONN_MAX_AGE={conn_max_age}"
+                 + (f", drain + worker at nice {args.background_nice}" if args.background_nice else "")),
                 ("machine", f"{os.cpu_count()} CPUs" + (f", {100 * background:.0f}% busy with other work "
                                                          "just before the burst" if background is not None else "")),
                 ("ack latency ms", f"p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  p99 {lat['p99']:.1f}  "

@@ -18,6 +18,8 @@ set -euo pipefail
 DEPS=(
   "docker-compose docker-compose"
   "g++ g++"
+  "chromium chromium"
+  "chromedriver chromium-driver"
 )
 
 log() { printf 'install_system_deps: %s\n' "$*" >&2; }

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 
 from annotator.client import ls_client
-from annotator.models import Campaign, CampaignTask
+from annotator.models import ActiveLearningRound, Campaign, CampaignTask
 from annotator.services.push import campaign_push_images, prediction_for, unlabelled_image_ids
 from backend.annotations.models import Annotation
 from backend.core.exceptions import ApplicationError
@@ -79,6 +80,7 @@ class RetrainDecision:
     job: Job | None  # the training job queued now, or the one already active; None = not enough labels
     created: bool
     new_labels: int
+    vlm_job: Job | None = None  # the VLM classifier's retraining, queued alongside when VLM_BASE_MODEL is set
 
 
 def campaign_retrain_maybe(
@@ -102,7 +104,13 @@ def campaign_retrain_maybe(
             params["max_iters"] = max_iters
         job, created = job_create(kind="train_segmenter", params=params, dedupe_key=f"train:campaign:{campaign.pk}",
                                   campaign=campaign, created_by=created_by)
-        return RetrainDecision(job, created, new_labels)
+        vlm_job = None
+        if settings.VLM_BASE_MODEL:
+            # The same new labels carry boxes, classes and captions: the classifier learns from them too.
+            vlm_params = {k: v for k, v in params.items() if k != "max_iters"}
+            vlm_job, _ = job_create(kind="train_vlm", params=vlm_params, campaign=campaign, created_by=created_by,
+                                    dedupe_key=f"train_vlm:campaign:{campaign.pk}")
+        return RetrainDecision(job, created, new_labels, vlm_job)
 
 
 def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int = 0) -> dict:
@@ -143,8 +151,13 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
         raise ApplicationError(str(exc)) from exc
     picked = [candidates[i] for i in order]
     report = campaign_push_images(campaign=campaign, image_ids=picked) if picked else None
+    learning_round = learning_round_record(
+        campaign=campaign, strategy=strategy, k=k, candidates=len(candidates), picked=len(picked),
+        pushed=report.pushed if report else 0, model_version=model,
+    ) if picked else None
     return {
         "strategy": strategy, "k": k, "candidates": len(candidates), "model_version": model.pk if model else None,
+        "round": learning_round.number if learning_round else None,
         "picked": [
             {"image": candidates[i], **({"entropy": preds[i].entropy, "margin": preds[i].margin, "par": preds[i].par}
                                   if preds else {})}
@@ -152,3 +165,20 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
         ],
         "pushed": report.pushed if report else 0,
     }
+
+
+@transaction.atomic
+def learning_round_record(
+    *, campaign: Campaign, strategy: str, k: int, candidates: int, picked: int, pushed: int,
+    model_version: ModelVersion | None,
+) -> ActiveLearningRound:
+    """Keep one next-batch pick as the campaign's next round (numbered 1, 2, ...), with the picking model's test
+    metrics as they were then: a later retraining changes which model is in production, not this record."""
+    # Lock the campaign so two picks at once get consecutive numbers instead of one failing on the constraint.
+    Campaign.objects.select_for_update().get(pk=campaign.pk)
+    last = ActiveLearningRound.objects.filter(campaign=campaign).aggregate(last=Max("number"))["last"] or 0
+    metrics = (model_version.metrics or {}).get("test") or {} if model_version else {}
+    return ActiveLearningRound.objects.create(
+        campaign=campaign, number=last + 1, strategy=strategy, k=k, candidates=candidates, picked=picked,
+        pushed=pushed, model_version=model_version, model_metrics=metrics,
+    )

@@ -26,25 +26,37 @@ class PushReport:
     with_prediction: int = 0
 
 
-def _latest_model_annotation(image: GeneratedImage) -> Annotation | None:
-    candidates = [a for a in image.annotations.all() if a.model_version_id and a.is_current and a.deleted_at is None]
-    return max(candidates, key=lambda a: (a.created_at, a.pk), default=None)
+def _latest_model_annotations(image: GeneratedImage) -> list[Annotation]:
+    """The newest current annotation of each kind of model (segmenter, VLM), segmenter first."""
+    newest: dict[str, Annotation] = {}
+    for a in image.annotations.all():
+        if a.model_version_id and a.is_current and a.deleted_at is None:
+            kind = a.model_version.kind
+            if kind not in newest or (a.created_at, a.pk) > (newest[kind].created_at, newest[kind].pk):
+                newest[kind] = a
+    return [newest[k] for k in sorted(newest, key=lambda k: k != "segmenter")]
 
 
 def prediction_for(image: GeneratedImage) -> tuple[dict | None, Annotation | None]:
-    annotation = _latest_model_annotation(image)
-    if annotation is None:
+    """One Label Studio prediction from the newest model pass of each kind: the segmenter's brush mask next to
+    the VLM classifier's boxes, classes and per-region captions. The second value is the newest of those
+    passes (a task whose recorded prediction is older gets the new one)."""
+    annotations = _latest_model_annotations(image)
+    if not annotations:
         return None, None
-    mask = None
-    masks = list(annotation.masks.all())
-    if masks:
-        mask = np.asarray(Image.open(io.BytesIO(blob_read(masks[0].blob)))) != 0
-    regions = [LSRegion(r.x1, r.y1, r.x2, r.y2, r.artifact_class.name, r.caption) for r in annotation.regions.all()]
+    mask, regions = None, []
+    for annotation in annotations:
+        masks = list(annotation.masks.all())
+        if masks and mask is None:
+            mask = np.asarray(Image.open(io.BytesIO(blob_read(masks[0].blob)))) != 0
+        regions += [LSRegion(r.x1, r.y1, r.x2, r.y2, r.artifact_class.name, r.caption)
+                    for r in annotation.regions.all()]
     result = labels_to_results(mask=mask, regions=regions, width=image.width, height=image.height)
-    prediction = {"model_version": str(annotation.model_version), "result": result}
-    if annotation.score is not None:
-        prediction["score"] = annotation.score
-    return prediction, annotation
+    prediction = {"model_version": " + ".join(str(a.model_version) for a in annotations), "result": result}
+    score = next((a.score for a in annotations if a.score is not None), None)
+    if score is not None:
+        prediction["score"] = score
+    return prediction, max(annotations, key=lambda a: (a.created_at, a.pk))
 
 
 def _tasks_already_in_project(ls, project_id: int) -> dict[int, int]:

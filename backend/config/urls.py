@@ -64,6 +64,7 @@ api = [
     path("models/<int:model_id>/", model_apis.ModelVersionDetailApi.as_view(), name="model-detail"),
     path("models/<int:model_id>/promote", model_apis.ModelVersionPromoteApi.as_view(), name="model-promote"),
     path("quality/best-of-n", quality_apis.BestOfNApi.as_view(), name="quality-best-of-n"),
+    path("reward", model_apis.RewardApi.as_view(), name="reward"),
     path("quality/fixes/<int:job_id>/", quality_apis.FixJobDetailApi.as_view(), name="fix-job-detail"),
     path("stats/labeling-time", analytics_apis.LabelingTimeStatsApi.as_view(), name="stats-labeling-time"),
     path("export-formats/", dataset_apis.ExportFormatListApi.as_view(), name="export-formats"),
@@ -73,6 +74,7 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
+    path("dashboard/", include("backend.dashboard.urls")),
     path("api/", include(api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -6,6 +7,7 @@ from rest_framework.views import APIView
 
 from backend.core.api import paginated_response
 from backend.core.exceptions import ApplicationError
+from backend.core.roles import Role
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.selectors import model_version_list
 from backend.mlmodels.services import model_promote
@@ -74,6 +76,9 @@ class ModelTrainApi(APIView):
         dataset = serializers.IntegerField(required=False)
         dataset_version = serializers.IntegerField(required=False)
         max_iters = serializers.IntegerField(required=False, min_value=1, max_value=200_000)
+        kind = serializers.ChoiceField(choices=ModelVersion.Kind.values, default=ModelVersion.Kind.SEGMENTER,
+                                       help_text="With dataset / dataset_version: which model to train. A campaign "
+                                                 "retrains both (the VLM when VLM_BASE_MODEL is set).")
 
         def validate(self, attrs):
             given = [k for k in ("campaign", "dataset", "dataset_version") if k in attrs]
@@ -107,5 +112,58 @@ class ModelTrainApi(APIView):
                     raise ApplicationError(f"{version} is not complete")
                 params["dataset_version_id"] = version.pk
             key = f"train:dataset:{params.get('dataset_id') or 'v' + str(params.get('dataset_version_id'))}"
-            job, created = job_create(kind="train_segmenter", params=params, dedupe_key=key, created_by=request.user)
+            kind = "train_segmenter"
+            if args["kind"] == ModelVersion.Kind.VLM:
+                kind, key = "train_vlm", "train_vlm" + key[len("train"):]
+                params.pop("max_iters", None)
+            job, created = job_create(kind=kind, params=params, dedupe_key=key, created_by=request.user)
         return Response({"job": job.pk, "created": created}, status=202)
+
+
+class RewardApi(APIView):
+    """Reward for generator fine-tuning (DDPO-style): per image PAR (production segmenter), the artifact
+    classes the production VLM classifier finds, and reward = clip(1 - PAR - REWARD_LAMBDA * sum of the found
+    artifacts' severity weights, -1, 1). multipart/form-data: `images` (one file per image, repeated, in
+    batch order) and optionally `prompts` (one per image, same order; echoed back). Limits: REWARD_MAX_IMAGES
+    images and REWARD_MAX_BYTES bytes per request (413), REWARD_MAX_PIXELS per image (400). A bad image is a
+    400 naming its index and file name. 503 while there is no production segmenter or VLM. Nothing is stored."""
+
+    write_role = Role.VIEWER  # a read: nothing is written
+
+    class RewardInputSerializer(serializers.Serializer):
+        images = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
+        prompts = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+                                        required=False, help_text="One per image, in the same order.")
+
+    class RewardOutputSerializer(serializers.Serializer):
+        results = inline_serializer("RewardResult", {
+            "index": serializers.IntegerField(), "name": serializers.CharField(), "prompt": serializers.CharField(),
+            "par": serializers.FloatField(), "artifact_classes": serializers.ListField(child=serializers.CharField()),
+            "artifacts": inline_serializer("RewardArtifact", {
+                "class": serializers.CharField(), "bbox": serializers.ListField(child=serializers.IntegerField()),
+                "caption": serializers.CharField()}, many=True),
+            "vlm_malformed": serializers.BooleanField(), "reward": serializers.FloatField()}, many=True)
+        formula = serializers.CharField()
+        models = serializers.DictField(child=serializers.CharField())
+
+    @extend_schema(request={"multipart/form-data": RewardInputSerializer},
+                   responses={200: RewardOutputSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
+                              503: OpenApiTypes.OBJECT})
+    def post(self, request):
+        from backend.mlmodels.reward import BadImage, RewardInput, check_limits, rewards_compute
+
+        files = request.FILES.getlist("images")
+        # Limits first, before reading every file into memory or validating anything else.
+        check_limits(count=len(files), total_bytes=sum(f.size or 0 for f in files))
+        data = self.RewardInputSerializer(data={"images": files, "prompts": request.data.getlist("prompts")}
+                                          if hasattr(request.data, "getlist") else request.data)
+        data.is_valid(raise_exception=True)
+        prompts = data.validated_data.get("prompts") or []
+        if prompts and len(prompts) != len(files):
+            raise ApplicationError(f"{len(prompts)} prompts for {len(files)} images: give one per image or none")
+        items = [RewardInput(name=f.name or f"image {i}", data=f.read(), prompt=prompts[i] if prompts else "")
+                 for i, f in enumerate(files)]
+        try:
+            return Response(rewards_compute(items=items))
+        except BadImage as exc:  # answered here so index stays a number (DRF's errors turn values into text)
+            return Response({"detail": exc.message, "index": exc.index, "name": exc.name}, status=400)

@@ -59,3 +59,56 @@ def prelabel(ctx: JobContext) -> dict:
     report["model_version"] = model.pk
     report.pop("image_ids")
     return report
+
+
+@job_handler("train_vlm", queue="gpu")
+def train_vlm(ctx: JobContext) -> dict:
+    from datasets.models import Dataset, DatasetVersion
+    from datasets.services import dataset_version_build, dataset_version_start
+
+    from backend.mlmodels.services import vlm_prelabel_enqueue
+    from backend.mlmodels.vlm_training import vlm_train_candidate
+
+    params = ctx.params
+    if params.get("dataset_version_id"):
+        version = DatasetVersion.objects.get(pk=params["dataset_version_id"])
+    else:
+        ctx.progress(0.0, "snapshotting a dataset version")
+        dataset = Dataset.objects.get(pk=params["dataset_id"])
+        version = dataset_version_build(version=dataset_version_start(
+            dataset=dataset, note=f"snapshot for VLM training job {ctx.job.pk}"))
+    ctx.log(f"training a VLM on {version} ({version.counts})")
+    model = vlm_train_candidate(dataset_version=version, name=params.get("name", "vlm"),
+                                max_steps=params.get("max_steps"), progress=ctx.progress)
+    comparison = model.metrics["comparison"]
+    ctx.log(f"{model}: {comparison['reason']}")
+    if comparison["promoted"]:
+        vlm_prelabel_enqueue(image_ids=None, campaign_id=params.get("campaign_id"))
+    return {"model_version": model.pk, "dataset_version": version.pk, "comparison": comparison}
+
+
+@job_handler("prelabel_vlm", queue="gpu")
+def prelabel_vlm(ctx: JobContext) -> dict:
+    from backend.images.models import GeneratedImage
+    from backend.mlmodels.models import ModelVersion
+    from backend.mlmodels.selectors import model_production_get
+    from backend.mlmodels.vlm_prelabel import images_prelabel_vlm
+
+    params = ctx.params
+    model = (ModelVersion.objects.get(pk=params["model_version_id"]) if params.get("model_version_id")
+             else model_production_get(kind=ModelVersion.Kind.VLM))
+    if model is None:
+        return {"predicted": 0, "skipped": 0, "note": "no production VLM"}
+    image_ids = params.get("image_ids")
+    if image_ids is None:
+        image_ids = list(GeneratedImage.objects.filter(is_labelled=False).values_list("pk", flat=True))
+    report = images_prelabel_vlm(model_version=model, image_ids=image_ids, progress=ctx.progress)
+    ctx.log(f"{model}: {report['predicted']} predicted, {report['malformed']} malformed, "
+            f"{report['skipped']} already done")
+    if report["image_ids"]:
+        from annotator.services.learning import campaigns_push_predictions
+
+        report["pushed_to_labelstudio"] = campaigns_push_predictions(image_ids=report["image_ids"])
+    report["model_version"] = model.pk
+    report.pop("image_ids")
+    return report

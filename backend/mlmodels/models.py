@@ -62,3 +62,17 @@ class ImagePrediction(models.Model):
             models.UniqueConstraint(fields=["image", "model_version"], name="imageprediction_unique"),
         ]
         indexes = [models.Index(fields=["model_version", "entropy"], name="imageprediction_entropy")]
+
+
+class ModelPromotion(models.Model):
+    """One promotion to production, kept as history: `ModelVersion.promoted_at` only holds the latest one, so a
+    rollback (promoting a retired version again) would otherwise erase when that version first served."""
+
+    kind = models.CharField(max_length=20, choices=ModelVersion.Kind.choices)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="promotions")
+    replaced = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 help_text="The production model this promotion retired, if any.")
+    promoted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-promoted_at", "-id"]

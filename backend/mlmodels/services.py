@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from backend.core.blobs import atomic_with_blobs, blob_store
 from backend.core.exceptions import ApplicationError
-from backend.mlmodels.models import ModelVersion
+from backend.mlmodels.models import ModelPromotion, ModelVersion
 
 CHECKPOINT_CONTENT_TYPE = "application/octet-stream"
 
@@ -33,6 +33,16 @@ def _segmenter_description(path: Path) -> tuple[str, str]:
             "or register PAL4VST's TorchScript end2end.pt)"
         )
     return str(meta.get("config_name") or ""), str(meta["cfg"])
+
+
+def _vlm_description(path: Path) -> tuple[str, str]:
+    """(base model, flawmap_vlm.json text) of a packed VLM (ml.vlm.package); ApplicationError otherwise."""
+    from ml.vlm.package import is_package, read_meta
+
+    if not is_package(path):
+        raise ApplicationError(f"{path}: not a packed VLM (python -m ml.vlm.train, then ml.vlm.package.pack)")
+    meta = read_meta(path)
+    return str(meta.get("base", "")), json.dumps(meta, indent=2, sort_keys=True)
 
 
 def _next_version(*, kind: str, name: str) -> str:
@@ -59,7 +69,12 @@ def model_register(
         raise ApplicationError(f"unknown model kind {kind!r} (one of {', '.join(ModelVersion.Kind.values)})")
     if not checkpoint_path.is_file():
         raise ApplicationError(f"checkpoint not found: {checkpoint_path}")
-    config_name, config = _segmenter_description(checkpoint_path) if kind == ModelVersion.Kind.SEGMENTER else ("", "")
+    if kind == ModelVersion.Kind.SEGMENTER:
+        config_name, config = _segmenter_description(checkpoint_path)
+    elif kind == ModelVersion.Kind.VLM:
+        config_name, config = _vlm_description(checkpoint_path)
+    else:
+        config_name, config = "", ""
     if metrics is None:
         beside = checkpoint_path.parent / "metrics.json"
         metrics = json.loads(beside.read_text()) if beside.is_file() else {}
@@ -85,12 +100,15 @@ def model_promote(*, model_version: ModelVersion) -> ModelVersion:
     if target.status == ModelVersion.Status.PRODUCTION:
         return target
     now = timezone.now()
+    replaced = None
     for current in locked:
         if current.status == ModelVersion.Status.PRODUCTION:
             current.status, current.retired_at = ModelVersion.Status.RETIRED, now
             current.save(update_fields=["status", "retired_at"])
+            replaced = current
     target.status, target.promoted_at, target.retired_at = ModelVersion.Status.PRODUCTION, now, None
     target.save(update_fields=["status", "promoted_at", "retired_at"])
+    ModelPromotion.objects.create(kind=target.kind, model_version=target, replaced=replaced, promoted_at=now)
     return target
 
 
@@ -100,12 +118,29 @@ def prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = N
     from backend.jobs.services import job_create
     from backend.mlmodels.selectors import model_production_get
 
+    vlm_prelabel_enqueue(image_ids=image_ids, campaign_id=campaign_id)
     model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
     if model is None or image_ids == []:
         return None
     job, _ = job_create(
         kind="prelabel", params={"image_ids": image_ids, "model_version_id": model.pk},
         dedupe_key="" if image_ids is not None else f"prelabel:all:{model.pk}",
+        campaign=None if campaign_id is None else _campaign(campaign_id),
+    )
+    return job
+
+
+def vlm_prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = None):
+    """Queue a `prelabel_vlm` job (boxes, classes, captions) when a production VLM exists; None otherwise."""
+    from backend.jobs.services import job_create
+    from backend.mlmodels.selectors import model_production_get
+
+    model = model_production_get(kind=ModelVersion.Kind.VLM)
+    if model is None or image_ids == []:
+        return None
+    job, _ = job_create(
+        kind="prelabel_vlm", params={"image_ids": image_ids, "model_version_id": model.pk},
+        dedupe_key="" if image_ids is not None else f"prelabel_vlm:all:{model.pk}",
         campaign=None if campaign_id is None else _campaign(campaign_id),
     )
     return job

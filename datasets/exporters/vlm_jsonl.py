@@ -1,9 +1,11 @@
-"""VLM question-answer pairs: {split}.jsonl with one line per image, images/{split}/NAME.
+"""VLM question-answer pairs: {split}.jsonl with one line per image, images/{split}/NAME, classes.json.
 
 Each line: {"image": "images/{split}/NAME", "question": ..., "answer": ..., "sha256": ..., "label_source":
-..., "width": ..., "height": ...}; the question and answer text come from `datasets.vlm_template` (its
-docstring is the format). Left out: unlabelled items, and items whose artifacts are painted but not
-classified (a mask with pixels and no regions) — "none" would teach the model that they are clean.
+..., "width": ..., "height": ...}; the question and answer text come from `ml.vlm.template` (its docstring
+is the format). `classes.json` lists the taxonomy's [code, slug, name, definition] so a trained model maps
+its answers back to class slugs (ml.vlm reads it). Left out: unlabelled items, and items whose artifacts
+are painted but not classified (a mask with pixels and no regions) — "none" would teach the model that
+they are clean.
 """
 
 import json
@@ -12,15 +14,18 @@ from contextlib import ExitStack
 from datasets.exporters import register
 from datasets.exporters.base import Exporter
 from datasets.vlm_template import answer, question
+from ml.vlm.data import write_classes
 
 
 @register
 class VlmJsonlExporter(Exporter):
     name = "vlm-jsonl"
-    description = "VLM question/answer lines, {split}.jsonl (template in datasets/vlm_template.py) + images/{split}/"
+    description = ("VLM question/answer lines, {split}.jsonl (template in ml/vlm/template.py) + images/{split}/ "
+                   "+ classes.json")
 
     def write(self, *, items, context):
         prompt = question(context.classes)
+        write_classes(context.out / "classes.json", context.classes)
         files = {}
         with ExitStack() as stack:
 

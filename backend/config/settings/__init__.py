@@ -13,3 +13,4 @@ from backend.config.settings.labelstudio import *  # noqa: F401,F403
 from backend.config.settings.ml import *  # noqa: F401,F403
 from backend.config.settings.quality import *  # noqa: F401,F403
 from backend.config.settings.jobs import *  # noqa: F401,F403
+from backend.config.settings.vlm import *  # noqa: F401,F403

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "backend.annotations",
     "backend.analytics",
     "backend.quality",
+    "backend.dashboard",
     "annotator",
     "datasets",
 ]

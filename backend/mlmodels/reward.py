@@ -1,0 +1,114 @@
+"""The reward service: score a batch of generated images for a generator's fine-tuning loop.
+
+Per image: PAR from the production segmenter, the artifacts the production VLM classifier finds, and the
+reward of `ml.vlm.reward` (formula there and in the README). Every image is decoded and checked before any
+model runs, so a bad one costs nothing but a 400 naming it. Nothing is stored.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from backend.core.exceptions import ApplicationError
+from backend.mlmodels.models import ModelVersion
+from backend.mlmodels.predictors import segmenter_predictor, vlm_predictor
+from backend.mlmodels.selectors import model_production_get
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+
+class ModelsUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "no_production_model"
+
+
+class BadImage(ApplicationError):
+    """One upload is not a usable image; `index` and `name` say which."""
+
+    def __init__(self, message: str, *, index: int, name: str):
+        super().__init__(message, extra={"index": index, "name": name})
+        self.index, self.name = index, name
+
+
+@dataclass(frozen=True)
+class RewardInput:
+    name: str
+    data: bytes
+    prompt: str = ""
+
+
+def check_limits(*, count: int, total_bytes: int) -> None:
+    if count == 0:
+        raise ApplicationError("send at least one image (multipart field `images`)")
+    if count > settings.REWARD_MAX_IMAGES:
+        raise RequestTooLarge(f"{count} images in one request; at most {settings.REWARD_MAX_IMAGES} "
+                              "(REWARD_MAX_IMAGES): split the batch")
+    if total_bytes > settings.REWARD_MAX_BYTES:
+        raise RequestTooLarge(f"{total_bytes} bytes of images in one request; at most {settings.REWARD_MAX_BYTES} "
+                              "(REWARD_MAX_BYTES): split the batch")
+
+
+def decode(index: int, item: RewardInput) -> np.ndarray:
+    """RGB array of one upload; ApplicationError naming its index and file name otherwise."""
+    def bad(reason: str) -> BadImage:
+        return BadImage(f"image {index} ({item.name}): {reason}", index=index, name=item.name)
+
+    if not item.data:
+        raise bad("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(item.data)) as im:
+                if im.width * im.height > settings.REWARD_MAX_PIXELS:
+                    raise bad(f"{im.width}x{im.height} is more than REWARD_MAX_PIXELS ({settings.REWARD_MAX_PIXELS})")
+                im.load()
+                return np.asarray(im.convert("RGB"))
+    except BadImage:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as exc:
+        raise bad(f"not a readable image ({exc})") from exc
+
+
+def production_models() -> tuple[ModelVersion, ModelVersion]:
+    segmenter = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
+    vlm = model_production_get(kind=ModelVersion.Kind.VLM)
+    missing = [label for label, m in (("segmenter (for PAR)", segmenter), ("VLM classifier", vlm)) if m is None]
+    if missing:
+        raise ModelsUnavailable(f"no production {' and no production '.join(missing)}: the reward needs both; "
+                                "train and promote them first (POST /api/models/train, /api/models/{id}/promote)")
+    return segmenter, vlm
+
+
+def rewards_compute(*, items: list[RewardInput]) -> dict:
+    from ml.vlm.reward import FORMULA, reward
+
+    check_limits(count=len(items), total_bytes=sum(len(i.data) for i in items))
+    segmenter, vlm = production_models()
+    arrays = [decode(i, item) for i, item in enumerate(items)]
+    pars = segmenter_predictor(segmenter).predict(arrays).par
+    findings = vlm_predictor(vlm).predict(arrays)
+    lam, severity = settings.REWARD_LAMBDA, settings.REWARD_SEVERITY
+    results = []
+    for i, (item, par, found) in enumerate(zip(items, pars, findings)):
+        found_classes = [r["class"] for r in found.regions]
+        results.append({
+            "index": i, "name": item.name, "prompt": item.prompt, "par": round(float(par), 6),
+            "artifact_classes": found.classes,
+            "artifacts": [{"class": r["class"], "bbox": r["bbox"], "caption": r["caption"]} for r in found.regions],
+            "vlm_malformed": found.malformed,
+            "reward": round(reward(par, found_classes, lam=lam, severity=severity), 6),
+        })
+    return {"results": results, "formula": FORMULA, "lambda": lam, "severity": severity,
+            "models": {"segmenter": str(segmenter), "vlm": str(vlm)}}
