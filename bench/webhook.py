@@ -105,6 +105,9 @@ def django_setup(work: Path) -> dict:
         # Never a real Label Studio (var/labelstudio.env may name one): nothing may need it here.
         "LABEL_STUDIO_URL": "http://127.0.0.1:9",
         "LABEL_STUDIO_API_KEY": "bench-unused",
+        # This measures intake: the labels must not start a segmenter training (the learning loop's
+        # retraining policy would, past RETRAIN_MIN_NEW_LABELS) that then competes for the CPUs.
+        "RETRAIN_MIN_NEW_LABELS": str(10**9),
         # The fast ingress queues on this run's own stream of the broker's Redis.
         "FLAWMAP_WEBHOOK_STREAM": f"flawmap:bench-webhook:{os.getpid()}",
         "FLAWMAP_WEBHOOK_STREAM_URL": os.environ.get("CELERY_BROKER_URL", ""),
@@ -449,6 +452,35 @@ def fire(port: int, bodies: list[tuple[int, bytes]], concurrency: int, *, keepal
             "seconds": elapsed, "t0": t0[0], "send_lag": send_lag}
 
 
+def _fire_slice(port, bodies, concurrency, keepalive, rate):
+    return fire(port, bodies, concurrency, keepalive=keepalive, rate=rate)
+
+
+def fire_from(procs: int, port: int, bodies: list[tuple[int, bytes]], concurrency: int, *, keepalive: bool,
+              rate: float | None = None) -> dict:
+    """`fire` from `procs` client processes, each posting every procs-th body from concurrency/procs threads.
+
+    Label Studio's deliveries come from many server processes; 50 threads in one Python process instead
+    queue behind one GIL, and that wait would be counted as server latency."""
+    procs = max(1, min(procs, concurrency, len(bodies)))
+    if procs == 1:
+        return fire(port, bodies, concurrency, keepalive=keepalive, rate=rate)
+    import multiprocessing
+
+    threads = [concurrency // procs + (1 if k < concurrency % procs else 0) for k in range(procs)]
+    jobs = [(port, bodies[k::procs], threads[k], keepalive, rate / procs if rate else None) for k in range(procs)]
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        parts = pool.starmap(_fire_slice, jobs)
+    n = len(bodies)
+    merged = {key: [None] * n for key in ("latency", "status", "event_id", "send_lag")}
+    for k, part in enumerate(parts):
+        for key in merged:
+            merged[key][k::procs] = part[key]
+    t0 = min(part["t0"] for part in parts)
+    return {**merged, "errors": [e for part in parts for e in part["errors"]], "t0": t0,
+            "seconds": max(part["t0"] + part["seconds"] for part in parts) - t0}
+
+
 def get_warmup(port: int, count: int, concurrency: int) -> None:
     """Cheap GETs (405) so every gunicorn worker has imported the URL conf and views."""
     lock = threading.Lock()
@@ -614,6 +646,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="every annotation draws the same mask (same mask blob); default: all distinct")
     parser.add_argument("--rate", type=float, default=None,
                         help="open loop: start posts at this many per second (default: closed loop)")
+    parser.add_argument("--client-procs", type=int, default=1,
+                        help="client processes the concurrent clients are spread over (default 1: all "
+                             "threads of this process)")
     parser.add_argument("--keepalive", action="store_true",
                         help="each client reuses one connection (default: a new one per post, as Label Studio)")
     parser.add_argument("--ingress", choices=("fast", "django"), default="fast",
@@ -707,7 +742,7 @@ def main(argv: list[str]) -> int:
         get_warmup(port, 4 * args.workers * args.threads, args.concurrency)
         warm, measured = bodies[:args.warmup], bodies[args.warmup:]
         if warm:
-            w = fire(port, warm, min(args.concurrency, len(warm)), keepalive=args.keepalive)
+            w = fire_from(args.client_procs, port, warm, min(args.concurrency, len(warm)), keepalive=args.keepalive)
             if w["errors"]:
                 raise RuntimeError(f"warm-up posts failed: {w['errors'][:3]}")
             done, pending = wait_processed(procs, args.timeout)
@@ -722,7 +757,8 @@ def main(argv: list[str]) -> int:
         mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
         log(f"posting {len(measured)} webhooks from {args.concurrency} clients ({mode}, "
             f"{'keep-alive' if args.keepalive else 'new connection per post'})...")
-        run = fire(port, measured, args.concurrency, keepalive=args.keepalive, rate=args.rate)
+        run = fire_from(args.client_procs, port, measured, args.concurrency, keepalive=args.keepalive,
+                        rate=args.rate)
         answered_at = run["t0"] + run["seconds"]
         done, pending = wait_processed(procs, args.timeout)
         all_processed_s = done - run["t0"] if not pending else None
@@ -744,7 +780,8 @@ def main(argv: list[str]) -> int:
             before = stored_counts()
             step = max(1, total // args.replay)
             again = [bodies[k] for k in range(0, total, step)][:args.replay]
-            r = fire(port, again, min(args.concurrency, len(again)), keepalive=args.keepalive)
+            r = fire_from(args.client_procs, port, again, min(args.concurrency, len(again)),
+                          keepalive=args.keepalive)
             _, replay_pending = wait_processed(procs, args.timeout)
             after = stored_counts()
             from annotator.models import WebhookEvent
@@ -773,6 +810,7 @@ def main(argv: list[str]) -> int:
             "mode": "open" if args.rate else "closed",
             "rate": args.rate,
             "keepalive": args.keepalive,
+            "client_procs": args.client_procs,
             "ingress": args.ingress,
             "gunicorn_workers": args.workers,
             "gunicorn_threads": args.threads,
@@ -805,7 +843,7 @@ def main(argv: list[str]) -> int:
             lat = figures["latency_ms"]
             rows = [
                 ("posts (measured)", f"{len(measured)} (+{args.warmup} warm-up, +{args.replay} replayed)"),
-                ("concurrent clients", f"{args.concurrency}, {mode}, "
+                ("concurrent clients", f"{args.concurrency} in {args.client_procs} process(es), {mode}, "
                                        f"{'keep-alive' if args.keepalive else 'new connection per post'}"),
                 ("server", (f"webhook ingress: uvicorn x {args.ingress_workers} -> Redis stream -> drain"
                             if args.ingress == "fast" else
