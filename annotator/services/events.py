@@ -24,10 +24,11 @@ def _project_id(payload: dict) -> int | None:
 
 
 @transaction.atomic
-def webhook_event_record(*, payload: dict, source: str = WebhookEvent.Source.WEBHOOK) -> WebhookEvent:
+def webhook_event_record(*, payload: dict, source: str = WebhookEvent.Source.WEBHOOK,
+                         delivery_id: str | None = None) -> WebhookEvent:
     return WebhookEvent.objects.create(
         source=source, action=str(payload.get("action") or "")[:60], ls_project_id=_project_id(payload),
-        payload=payload,
+        payload=payload, delivery_id=delivery_id,
     )
 
 

@@ -8,6 +8,7 @@ id, so an entry seen twice is stored once. Conversion then runs exactly as for t
 
 import json
 import logging
+import os
 import socket
 from dataclasses import dataclass
 
@@ -51,9 +52,7 @@ def _record(entry_id: str, fields: dict) -> WebhookEvent | None:
     with transaction.atomic():
         if WebhookEvent.objects.filter(delivery_id=entry_id).exists():
             return None
-        event = webhook_event_record(payload=payload)
-        event.delivery_id = entry_id
-        event.save(update_fields=["delivery_id"])
+        event = webhook_event_record(payload=payload, delivery_id=entry_id)
         transaction.on_commit(lambda: _enqueue(event.pk))
     return event
 
@@ -75,10 +74,13 @@ def _enqueue(event_id: int) -> None:
 
 def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim_idle_ms: int = 60_000,
                          consumer: str | None = None, client: redis.Redis | None = None) -> DrainReport:
-    """Record up to `count` queued deliveries (waiting up to `block_ms` for the first one when given)."""
+    """Record up to `count` queued deliveries (waiting up to `block_ms` for the first one when given).
+
+    A drainer that loops should pass its `client` (one connection, not one per call). The consumer name
+    defaults to host + process id: one consumer per drainer process, not a new one in Redis per call."""
     client = client or webhook_stream_client()
     stream = settings.FLAWMAP_WEBHOOK_STREAM
-    consumer = consumer or f"{socket.gethostname()}-{id(client)}"
+    consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
     _ensure_group(client, stream)
     # Entries a dead drainer read but never acknowledged come first.
     _, claimed, _ = client.xautoclaim(stream, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0",

@@ -152,3 +152,14 @@ def test_an_unreadable_entry_becomes_a_failed_event(stream_name):
     assert report.rejected == 1
     event = WebhookEvent.objects.get(delivery_id=entry_id)
     assert event.status == "failed" and "unreadable stream entry" in event.error
+
+
+@pytest.mark.django_db
+def test_a_looping_drainer_stays_one_consumer_of_the_group(stream_name):
+    # The drain command calls the service every second: each call must not add a consumer to Redis
+    # (the name was once derived from a client object made per call).
+    queue = redis.Redis.from_url(_redis_url())
+    for _ in range(3):
+        queue.xadd(stream_name, {b"payload": b"not json"})  # Redis adds a consumer when it hands one an entry
+        assert stream_service.webhook_stream_drain(block_ms=None).rejected == 1
+    assert len(queue.xinfo_consumers(stream_name, stream_service.GROUP)) == 1

@@ -8,7 +8,7 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotator.services.stream import webhook_stream_drain
+from annotator.services.stream import webhook_stream_client, webhook_stream_drain
 
 
 class Command(BaseCommand):
@@ -25,8 +25,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         total = 0
         try:
+            client = webhook_stream_client()
             while not stopping:
-                report = webhook_stream_drain(count=batch, block_ms=None if once else 1000)
+                report = webhook_stream_drain(count=batch, block_ms=None if once else 1000, client=client)
                 total += report.recorded
                 if report.rejected:
                     self.stderr.write(f"{report.rejected} unreadable stream entries stored as failed events")
