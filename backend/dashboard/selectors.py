@@ -3,7 +3,6 @@ database, or one values_list), so a page costs the same number of queries with 1
 
 from __future__ import annotations
 
-import numpy as np
 from django.db.models import Avg, Case, Count, IntegerField, Q, Value, When
 
 from annotator.models import ActiveLearningRound, Campaign
@@ -107,15 +106,13 @@ def labelling_time() -> dict:
     counted passes are fetched once and grouped in Python. The bootstrap confidence interval of the saving is
     left to the API (GET /api/stats/labeling-time): 2000 resamples of every pass is too slow for a page."""
     passes = labeling_time.counted_passes()
-    assisted = [p.seconds for p in passes if p.assisted]
-    plain = [p.seconds for p in passes if not p.assisted]
-    saving = float(np.median(plain) - np.median(assisted)) if assisted and plain else None
+    split = labeling_time.assisted_vs_unassisted(passes, with_ci=False)
     return {
         "overall": labeling_time.summary([p.seconds for p in passes]),
         "groups": {group: labeling_time.grouped(passes, group) for group in TIME_GROUPS},
-        "assisted": labeling_time.summary(assisted),
-        "unassisted": labeling_time.summary(plain),
-        "median_saving_s": saving,
+        "assisted": split["assisted"],
+        "unassisted": split["unassisted"],
+        "median_saving_s": split["median_saving_s"],
         "rejected": labeling_time.rejected_summary(),
     }
 
