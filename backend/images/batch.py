@@ -60,10 +60,12 @@ def images_ingest_batch(
         if on_item is not None:
             on_item()
     if unlabelled_new:
-        from backend.mlmodels.services import prelabel_enqueue
+        from backend.mlmodels.services import prelabel_enqueue, vlm_prelabel_enqueue
 
-        # With a production segmenter, new unlabelled images get its mask and PAR as a pre-label (a job).
+        # New unlabelled images get a pre-label job per production model: the segmenter's mask and PAR,
+        # the VLM classifier's boxes, classes and captions.
         prelabel_enqueue(image_ids=unlabelled_new)
+        vlm_prelabel_enqueue(image_ids=unlabelled_new)
     return report
 
 

@@ -103,7 +103,9 @@ class ModelTrainApi(APIView):
                                               max_iters=args.get("max_iters"))
             job, created = decision.job, decision.created
         else:
-            params = {k: v for k, v in (("max_iters", args.get("max_iters")),) if v}
+            vlm = args["kind"] == ModelVersion.Kind.VLM
+            # max_iters is the segmenter's schedule; the VLM's steps come from VLM_TRAIN_MAX_STEPS.
+            params = {"max_iters": args["max_iters"]} if args.get("max_iters") and not vlm else {}
             if "dataset" in args:
                 params["dataset_id"] = get_object_or_404(Dataset, pk=args["dataset"]).pk
             else:
@@ -111,12 +113,10 @@ class ModelTrainApi(APIView):
                 if version.status != DatasetVersion.Status.READY:
                     raise ApplicationError(f"{version} is not complete")
                 params["dataset_version_id"] = version.pk
-            key = f"train:dataset:{params.get('dataset_id') or 'v' + str(params.get('dataset_version_id'))}"
-            kind = "train_segmenter"
-            if args["kind"] == ModelVersion.Kind.VLM:
-                kind, key = "train_vlm", "train_vlm" + key[len("train"):]
-                params.pop("max_iters", None)
-            job, created = job_create(kind=kind, params=params, dedupe_key=key, created_by=request.user)
+            target = params.get("dataset_id") or f"v{params.get('dataset_version_id')}"
+            job, created = job_create(kind="train_vlm" if vlm else "train_segmenter", params=params,
+                                      dedupe_key=f"{'train_vlm' if vlm else 'train'}:dataset:{target}",
+                                      created_by=request.user)
         return Response({"job": job.pk, "created": created}, status=202)
 
 

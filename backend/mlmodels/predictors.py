@@ -30,22 +30,44 @@ def checkpoint_local_path(model_version: ModelVersion) -> Path:
     return path
 
 
+def _cached(key: tuple[str, str], build):
+    """The predictor cached under `key`, built (under the lock: one load per key) when missing; the least
+    recently used ones are dropped beyond _CACHE_SIZE."""
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        predictor = _cache[key] = build()
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return predictor
+
+
 def segmenter_predictor(model_version: ModelVersion, *, device: str | None = None, batch_size: int | None = None):
     """A cached `ml.segmentation.Predictor` for this model version."""
     from ml.segmentation.predictor import Predictor
 
     device = device or settings.FLAWMAP_ML_DEVICE
-    key = (model_version.checkpoint.sha256, device)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-        predictor = Predictor(checkpoint_local_path(model_version), device=device,
-                              batch_size=batch_size or settings.FLAWMAP_PREDICT_BATCH_SIZE)
-        _cache[key] = predictor
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-        return predictor
+    return _cached((model_version.checkpoint.sha256, device), lambda: Predictor(
+        checkpoint_local_path(model_version), device=device,
+        batch_size=batch_size or settings.FLAWMAP_PREDICT_BATCH_SIZE))
+
+
+def _unpacked_vlm(packed: Path) -> Path:
+    """The packed VLM's folder beside the cached checkpoint, unpacked once."""
+    from ml.vlm.package import unpack
+
+    folder = packed.with_suffix(".vlm")
+    if not folder.is_dir():
+        tmp = packed.with_suffix(f".{threading.get_ident()}.vlm-tmp")
+        unpack(packed, tmp)
+        try:
+            tmp.replace(folder)
+        except OSError:  # another process unpacked the same package first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def vlm_predictor(model_version: ModelVersion, *, device: str | None = None, batch_size: int | None = None):
@@ -53,32 +75,17 @@ def vlm_predictor(model_version: ModelVersion, *, device: str | None = None, bat
     next to the cached checkpoint once, and its base is the one it was trained on (VLM_BASE_MODEL when
     the recorded one is not on this machine)."""
     from ml.vlm.model import load_tuned
-    from ml.vlm.package import read_meta, unpack
+    from ml.vlm.package import read_meta
     from ml.vlm.predictor import VlmPredictor
 
     device = device or settings.FLAWMAP_ML_DEVICE
-    key = (model_version.checkpoint.sha256, f"vlm:{device}")
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-        packed = checkpoint_local_path(model_version)
-        folder = packed.with_suffix(".vlm")
-        if not folder.is_dir():
-            tmp = packed.with_suffix(f".{threading.get_ident()}.vlm-tmp")
-            unpack(packed, tmp)
-            try:
-                tmp.replace(folder)
-            except OSError:  # another process unpacked the same package first
-                import shutil
 
-                shutil.rmtree(tmp, ignore_errors=True)
+    def build():
+        packed = checkpoint_local_path(model_version)
         recorded = str(read_meta(packed).get("base", ""))
         base = recorded if recorded and Path(recorded).exists() else (settings.VLM_BASE_MODEL or recorded)
-        predictor = VlmPredictor(load_tuned(folder, base=base, device=device),
-                                 batch_size=batch_size or settings.VLM_PREDICT_BATCH_SIZE,
-                                 max_new_tokens=settings.VLM_MAX_NEW_TOKENS)
-        _cache[key] = predictor
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-        return predictor
+        return VlmPredictor(load_tuned(_unpacked_vlm(packed), base=base, device=device),
+                            batch_size=batch_size or settings.VLM_PREDICT_BATCH_SIZE,
+                            max_new_tokens=settings.VLM_MAX_NEW_TOKENS)
+
+    return _cached((model_version.checkpoint.sha256, f"vlm:{device}"), build)

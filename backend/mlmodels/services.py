@@ -112,38 +112,33 @@ def model_promote(*, model_version: ModelVersion) -> ModelVersion:
     return target
 
 
-def prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = None):
-    """Queue a pre-label job when a production segmenter exists (None = all unlabelled images).
-    Returns the job, or None when there is no model to pre-label with."""
+def _prelabel_job(*, kind: str, job_kind: str, image_ids: list[int] | None, campaign_id: int | None):
+    """Queue `job_kind` with the production model of `kind` (None = all unlabelled images; one such job per
+    model at a time). Returns the job, or None when there is no model to pre-label with."""
     from backend.jobs.services import job_create
     from backend.mlmodels.selectors import model_production_get
 
-    vlm_prelabel_enqueue(image_ids=image_ids, campaign_id=campaign_id)
-    model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
+    model = model_production_get(kind=kind)
     if model is None or image_ids == []:
         return None
     job, _ = job_create(
-        kind="prelabel", params={"image_ids": image_ids, "model_version_id": model.pk},
-        dedupe_key="" if image_ids is not None else f"prelabel:all:{model.pk}",
+        kind=job_kind, params={"image_ids": image_ids, "model_version_id": model.pk},
+        dedupe_key="" if image_ids is not None else f"{job_kind}:all:{model.pk}",
         campaign=None if campaign_id is None else _campaign(campaign_id),
     )
     return job
+
+
+def prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = None):
+    """Queue a segmenter pre-label job (mask + PAR) when a production segmenter exists; None otherwise."""
+    return _prelabel_job(kind=ModelVersion.Kind.SEGMENTER, job_kind="prelabel", image_ids=image_ids,
+                         campaign_id=campaign_id)
 
 
 def vlm_prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = None):
     """Queue a `prelabel_vlm` job (boxes, classes, captions) when a production VLM exists; None otherwise."""
-    from backend.jobs.services import job_create
-    from backend.mlmodels.selectors import model_production_get
-
-    model = model_production_get(kind=ModelVersion.Kind.VLM)
-    if model is None or image_ids == []:
-        return None
-    job, _ = job_create(
-        kind="prelabel_vlm", params={"image_ids": image_ids, "model_version_id": model.pk},
-        dedupe_key="" if image_ids is not None else f"prelabel_vlm:all:{model.pk}",
-        campaign=None if campaign_id is None else _campaign(campaign_id),
-    )
-    return job
+    return _prelabel_job(kind=ModelVersion.Kind.VLM, job_kind="prelabel_vlm", image_ids=image_ids,
+                         campaign_id=campaign_id)
 
 
 def _campaign(campaign_id: int):
