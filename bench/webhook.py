@@ -17,8 +17,9 @@ What runs (all on loopback, nothing reaches Label Studio):
   (prefork, --worker-concurrency) on that database and the broker CELERY_BROKER_URL names;
 * warm-up posts (distinct annotations, counted in the checks), then --posts ANNOTATION_CREATED
   deliveries, each a distinct annotation (one brush mask + one rectangle, built with
-  annotator.converter.labels_to_results) spread over the tasks, from --concurrency client threads.
-  Each client opens a new connection per post, as Label Studio does (--keepalive reuses one).
+  annotator.converter.labels_to_results) spread over the tasks, from --concurrency clients
+  (bench/webhook_clients.py: coroutines on one event loop by default, --client threads for http.client
+  threads). Each client opens a new connection per post, as Label Studio does (--keepalive reuses one).
   Closed loop by default (each client posts again as soon as it has its answer); --rate R posts
   on a fixed schedule of R per second instead (open loop);
 * ack latency = from sending the request to having the whole response, per post.
@@ -53,6 +54,7 @@ import numpy as np
 from PIL import Image
 
 from support import create_bench_db, drop_bench_db, log, teardown
+from webhook_clients import CLIENTS, fire_from
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 50.0
@@ -373,113 +375,8 @@ def check_broker_is_ours() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The load: client threads posting pre-serialized bodies.
+# The load (bench/webhook_clients.py posts the bodies): warm-up GETs and the machine's background load.
 # --------------------------------------------------------------------------------------------
-
-def fire(port: int, bodies: list[tuple[int, bytes]], concurrency: int, *, keepalive: bool,
-         rate: float | None = None) -> dict:
-    """Post every body once from `concurrency` threads; returns timings and answers in body order."""
-    from django.conf import settings
-
-    headers = {settings.LABEL_STUDIO_WEBHOOK_HEADER: SECRET, "Content-Type": "application/json",
-               "User-Agent": "flawmap-bench-webhook"}
-    n = len(bodies)
-    latency = [0.0] * n
-    status = [0] * n
-    event_id: list[int | str | None] = [None] * n
-    errors: list[str] = []
-    send_lag = [0.0] * n
-    next_index = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(concurrency + 1)
-    t0 = [0.0]
-
-    def client() -> None:
-        conn = None
-        start.wait()
-        while True:
-            with lock:
-                i = next_index[0]
-                next_index[0] += 1
-            if i >= n:
-                break
-            if rate:
-                due = t0[0] + i / rate
-                pause = due - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            sent = time.perf_counter()
-            if rate:
-                send_lag[i] = sent - (t0[0] + i / rate)
-            try:
-                conn.request("POST", WEBHOOK_PATH, body=bodies[i][1],
-                             headers={**headers, "Connection": "keep-alive" if keepalive else "close"})
-                response = conn.getresponse()
-                data = response.read()
-                latency[i] = time.perf_counter() - sent
-                status[i] = response.status
-                if response.status == 200:
-                    answer = json.loads(data)  # Django: {"event": id}; the ingress: {"queued": stream id}
-                    event_id[i] = answer.get("event", answer.get("queued"))
-                else:
-                    with lock:
-                        errors.append(f"annotation {bodies[i][0]}: HTTP {response.status} {data[:200]!r}")
-                if not keepalive or response.will_close:
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
-                # Not retried: a retry could be a second delivery and would blur the exactly-once count.
-                latency[i] = time.perf_counter() - sent
-                with lock:
-                    errors.append(f"annotation {bodies[i][0]}: {type(exc).__name__}: {exc}")
-                if conn is not None:
-                    conn.close()
-                conn = None
-        if conn is not None:
-            conn.close()
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    t0[0] = time.perf_counter()
-    start.wait()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0[0]
-    return {"latency": latency, "status": status, "event_id": event_id, "errors": errors,
-            "seconds": elapsed, "t0": t0[0], "send_lag": send_lag}
-
-
-def _fire_slice(port, bodies, concurrency, keepalive, rate):
-    return fire(port, bodies, concurrency, keepalive=keepalive, rate=rate)
-
-
-def fire_from(procs: int, port: int, bodies: list[tuple[int, bytes]], concurrency: int, *, keepalive: bool,
-              rate: float | None = None) -> dict:
-    """`fire` from `procs` client processes, each posting every procs-th body from concurrency/procs threads.
-
-    Label Studio's deliveries come from many server processes; 50 threads in one Python process instead
-    queue behind one GIL, and that wait would be counted as server latency."""
-    procs = max(1, min(procs, concurrency, len(bodies)))
-    if procs == 1:
-        return fire(port, bodies, concurrency, keepalive=keepalive, rate=rate)
-    import multiprocessing
-
-    threads = [concurrency // procs + (1 if k < concurrency % procs else 0) for k in range(procs)]
-    jobs = [(port, bodies[k::procs], threads[k], keepalive, rate / procs if rate else None) for k in range(procs)]
-    with multiprocessing.get_context("fork").Pool(procs) as pool:
-        parts = pool.starmap(_fire_slice, jobs)
-    n = len(bodies)
-    merged = {key: [None] * n for key in ("latency", "status", "event_id", "send_lag")}
-    for k, part in enumerate(parts):
-        for key in merged:
-            merged[key][k::procs] = part[key]
-    t0 = min(part["t0"] for part in parts)
-    return {**merged, "errors": [e for part in parts for e in part["errors"]], "t0": t0,
-            "seconds": max(part["t0"] + part["seconds"] for part in parts) - t0}
-
 
 def get_warmup(port: int, count: int, concurrency: int) -> None:
     """Cheap GETs (405) so every gunicorn worker has imported the URL conf and views."""
@@ -635,8 +532,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=500, help="measured webhook posts (default 500)")
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent clients (default 50)")
-    parser.add_argument("--warmup", type=int, default=20,
-                        help="warm-up posts before the measured ones, not timed but checked (default 20)")
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="warm-up posts before the measured ones, from as many clients as the burst, not "
+                             "timed but checked (default 100: the ingress's Redis pool grows to one connection "
+                             "per concurrent post once per process, not on every burst)")
     parser.add_argument("--replay", type=int, default=50,
                         help="payloads posted a second time after processing; must store nothing (default 50)")
     parser.add_argument("--images", type=int, default=100, help="images / Label Studio tasks (default 100)")
@@ -646,9 +545,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="every annotation draws the same mask (same mask blob); default: all distinct")
     parser.add_argument("--rate", type=float, default=None,
                         help="open loop: start posts at this many per second (default: closed loop)")
+    parser.add_argument("--client", choices=CLIENTS, default="asyncio",
+                        help="asyncio: one coroutine per client on one event loop (default); threads: one "
+                             "http.client thread per client (bench/webhook_clients.py)")
     parser.add_argument("--client-procs", type=int, default=1,
-                        help="client processes the concurrent clients are spread over (default 1: all "
-                             "threads of this process)")
+                        help="client processes the concurrent clients are spread over (default 1)")
     parser.add_argument("--keepalive", action="store_true",
                         help="each client reuses one connection (default: a new one per post, as Label Studio)")
     parser.add_argument("--ingress", choices=("fast", "django"), default="fast",
@@ -740,9 +641,14 @@ def main(argv: list[str]) -> int:
             f"(prefork x {args.worker_concurrency}) ready in {time.perf_counter() - t:.1f} s")
 
         get_warmup(port, 4 * args.workers * args.threads, args.concurrency)
+        from django.conf import settings
+
+        post_headers = {settings.LABEL_STUDIO_WEBHOOK_HEADER: SECRET, "Content-Type": "application/json",
+                        "User-Agent": "flawmap-bench-webhook"}
         warm, measured = bodies[:args.warmup], bodies[args.warmup:]
         if warm:
-            w = fire_from(args.client_procs, port, warm, min(args.concurrency, len(warm)), keepalive=args.keepalive)
+            w = fire_from(args.client_procs, args.client, port, warm, min(args.concurrency, len(warm)),
+                          headers=post_headers, keepalive=args.keepalive)
             if w["errors"]:
                 raise RuntimeError(f"warm-up posts failed: {w['errors'][:3]}")
             done, pending = wait_processed(procs, args.timeout)
@@ -757,8 +663,8 @@ def main(argv: list[str]) -> int:
         mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
         log(f"posting {len(measured)} webhooks from {args.concurrency} clients ({mode}, "
             f"{'keep-alive' if args.keepalive else 'new connection per post'})...")
-        run = fire_from(args.client_procs, port, measured, args.concurrency, keepalive=args.keepalive,
-                        rate=args.rate)
+        run = fire_from(args.client_procs, args.client, port, measured, args.concurrency, headers=post_headers,
+                        keepalive=args.keepalive, rate=args.rate)
         answered_at = run["t0"] + run["seconds"]
         done, pending = wait_processed(procs, args.timeout)
         all_processed_s = done - run["t0"] if not pending else None
@@ -780,8 +686,8 @@ def main(argv: list[str]) -> int:
             before = stored_counts()
             step = max(1, total // args.replay)
             again = [bodies[k] for k in range(0, total, step)][:args.replay]
-            r = fire_from(args.client_procs, port, again, min(args.concurrency, len(again)),
-                          keepalive=args.keepalive)
+            r = fire_from(args.client_procs, args.client, port, again, min(args.concurrency, len(again)),
+                          headers=post_headers, keepalive=args.keepalive)
             _, replay_pending = wait_processed(procs, args.timeout)
             after = stored_counts()
             from annotator.models import WebhookEvent
@@ -810,12 +716,15 @@ def main(argv: list[str]) -> int:
             "mode": "open" if args.rate else "closed",
             "rate": args.rate,
             "keepalive": args.keepalive,
+            "client": args.client,
             "client_procs": args.client_procs,
             "ingress": args.ingress,
             "gunicorn_workers": args.workers,
             "gunicorn_threads": args.threads,
             "celery_concurrency": args.worker_concurrency,
             "background_nice": args.background_nice,
+            "drain_quiet_ms": settings.FLAWMAP_WEBHOOK_DRAIN_QUIET_MS if args.ingress == "fast" else None,
+            "drain_max_defer_ms": settings.FLAWMAP_WEBHOOK_DRAIN_MAX_DEFER_MS if args.ingress == "fast" else None,
             "conn_max_age": int(conn_max_age),
             "cpus": os.cpu_count(),
             "background_cpu_busy_pct": round(100 * background, 1) if background is not None else None,
@@ -843,9 +752,11 @@ def main(argv: list[str]) -> int:
             lat = figures["latency_ms"]
             rows = [
                 ("posts (measured)", f"{len(measured)} (+{args.warmup} warm-up, +{args.replay} replayed)"),
-                ("concurrent clients", f"{args.concurrency} in {args.client_procs} process(es), {mode}, "
+                ("concurrent clients", f"{args.concurrency} {args.client} clients in {args.client_procs} process(es), {mode}, "
                                        f"{'keep-alive' if args.keepalive else 'new connection per post'}"),
-                ("server", (f"webhook ingress: uvicorn x {args.ingress_workers} -> Redis stream -> drain"
+                ("server", (f"webhook ingress: uvicorn x {args.ingress_workers} -> Redis stream -> drain "
+                            f"(records after {settings.FLAWMAP_WEBHOOK_DRAIN_QUIET_MS} ms quiet, at most "
+                            f"{settings.FLAWMAP_WEBHOOK_DRAIN_MAX_DEFER_MS} ms late)"
                             if args.ingress == "fast" else
                             f"gunicorn {args.workers} workers x {args.threads} threads")
                  + f", celery prefork x {args.worker_concurrency}, CONN_MAX_AGE={conn_max_age}"

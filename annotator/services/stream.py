@@ -4,6 +4,10 @@ The ingress appends raw bodies to a Redis stream. Drainers read it through one c
 may run side by side; an entry is acknowledged and deleted only after its WebhookEvent is committed, and
 entries a dead drainer had claimed are taken over after `claim_idle`. Recording is keyed by the stream entry
 id, so an entry seen twice is stored once. Conversion then runs exactly as for the Django endpoint.
+
+A looping drainer yields to bursts (`webhook_stream_settle_delay`): recording and converting cost far more CPU
+than an acknowledgement, and on a small machine they would slow the acks Label Studio times out after 1 s.
+So it waits until no delivery has arrived for a quiet spell, but never lets the oldest wait past a bound.
 """
 
 import json
@@ -109,6 +113,37 @@ def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim
         client.xack(stream, GROUP, entry_id)
         client.xdel(stream, entry_id)
     return report
+
+
+def _entry_ms(entry_id: bytes | str) -> int:
+    """A stream entry id is "<milliseconds>-<sequence>" on the Redis server's clock."""
+    return int((entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-", 1)[0])
+
+
+def webhook_stream_settle_delay(*, quiet_ms: int, max_defer_ms: int, client: redis.Redis | None = None) -> float | None:
+    """Seconds a looping drainer should wait before recording: 0 to go now, None when nothing is queued.
+
+    Go when the newest delivery is at least `quiet_ms` old (the burst is over) or the oldest unrecorded one
+    has waited `max_defer_ms` (a steady stream is still recorded, at most that late). Recorded entries are
+    deleted, so the stream's first entry is the oldest unrecorded one. Ages use Redis's clock, as the ids do."""
+    client = client or webhook_stream_client()
+    stream = settings.FLAWMAP_WEBHOOK_STREAM
+    newest = client.xrevrange(stream, count=1)
+    if not newest:
+        return None
+    oldest = client.xrange(stream, count=1)
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    quiet_left = quiet_ms - (now_ms - _entry_ms(newest[0][0]))
+    defer_left = max_defer_ms - (now_ms - _entry_ms(oldest[0][0])) if oldest else 0
+    left = min(quiet_left, defer_left)
+    return max(0.0, left / 1000)
+
+
+def webhook_stream_wait_for_delivery(*, timeout_ms: int, client: redis.Redis | None = None) -> None:
+    """Block until a delivery is appended (or the timeout), without claiming it."""
+    client = client or webhook_stream_client()
+    client.xread({settings.FLAWMAP_WEBHOOK_STREAM: "$"}, count=1, block=timeout_ms)
 
 
 def webhook_stream_backlog(*, client: redis.Redis | None = None) -> int:

@@ -163,3 +163,39 @@ def test_a_looping_drainer_stays_one_consumer_of_the_group(stream_name):
         queue.xadd(stream_name, {b"payload": b"not json"})  # Redis adds a consumer when it hands one an entry
         assert stream_service.webhook_stream_drain(block_ms=None).rejected == 1
     assert len(queue.xinfo_consumers(stream_name, stream_service.GROUP)) == 1
+
+
+def _redis_now_ms(queue) -> int:
+    seconds, micros = queue.time()
+    return seconds * 1000 + micros // 1000
+
+
+def test_the_drain_waits_for_a_quiet_spell_but_not_past_the_bound(stream_name):
+    # Entry ids carry their arrival time on Redis's clock, so explicit ids stand for deliveries of the past.
+    queue = redis.Redis.from_url(_redis_url())
+
+    def settle():
+        return stream_service.webhook_stream_settle_delay(quiet_ms=300, max_defer_ms=5000)
+
+    assert settle() is None  # nothing queued
+    now = _redis_now_ms(queue)
+    queue.xadd(stream_name, {b"payload": b"{}"}, id=f"{now - 2000}-0")
+    assert settle() == 0  # the burst ended two seconds ago: record now
+    queue.xadd(stream_name, {b"payload": b"{}"}, id="*")
+    delay = settle()
+    assert 0.1 < delay <= 0.3  # a delivery just arrived: wait for the rest of the quiet spell
+
+    queue.delete(stream_name)
+    queue.xadd(stream_name, {b"payload": b"{}"}, id=f"{_redis_now_ms(queue) - 6000}-0")
+    queue.xadd(stream_name, {b"payload": b"{}"}, id="*")
+    assert settle() == 0  # still busy, but the oldest has waited past the bound
+
+
+def test_waiting_for_a_delivery_claims_nothing(stream_name):
+    queue = redis.Redis.from_url(_redis_url())
+    started = time.monotonic()
+    stream_service.webhook_stream_wait_for_delivery(timeout_ms=200)
+    assert time.monotonic() - started >= 0.15  # nothing came: it waited the timeout
+    queue.xadd(stream_name, {b"payload": b"not json"})
+    stream_service.webhook_stream_wait_for_delivery(timeout_ms=200)
+    assert queue.xlen(stream_name) == 1  # the entry is still there for the drain to record

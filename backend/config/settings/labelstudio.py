@@ -34,3 +34,7 @@ FLAWMAP_WEBHOOK_STREAM_URL = env.str("FLAWMAP_WEBHOOK_STREAM_URL", default="") o
 FLAWMAP_WEBHOOK_STREAM = env.str("FLAWMAP_WEBHOOK_STREAM", default="flawmap:labelstudio-webhooks")
 # Label Studio payloads carry the task and the project; brush masks make them large, not this large.
 FLAWMAP_WEBHOOK_MAX_BYTES = env.int("FLAWMAP_WEBHOOK_MAX_BYTES", default=16 * 1024 * 1024)
+# The drain records a burst once it has been quiet this long, or once the oldest delivery waited the bound:
+# recording and converting would otherwise take CPU from the acks (Label Studio gives up after 1 s).
+FLAWMAP_WEBHOOK_DRAIN_QUIET_MS = env.int("FLAWMAP_WEBHOOK_DRAIN_QUIET_MS", default=200)
+FLAWMAP_WEBHOOK_DRAIN_MAX_DEFER_MS = env.int("FLAWMAP_WEBHOOK_DRAIN_MAX_DEFER_MS", default=5000)
