@@ -21,14 +21,12 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-from .components import IMAGE_SUFFIXES
-
-IMAGE_INPUT_SUFFIXES = IMAGE_SUFFIXES + (".webp", ".bmp", ".tif", ".tiff")
+from ml import images
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_INPUT_SUFFIXES
-                  and "probs" not in p.relative_to(folder).parts[:1])
+    """The images of an input folder, without the probs/ sub-folder this tool writes with --probs."""
+    return images.list_images(folder, skip_top=("probs",))
 
 
 def decoded_batches(

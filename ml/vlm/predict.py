@@ -15,18 +15,10 @@ import json
 import sys
 from pathlib import Path
 
+from ml.images import list_images
 from ml.vlm.data import load_classes
 from ml.vlm.model import ModelLoadError, load_tuned, load_untuned
 from ml.vlm.predictor import ImageReadError, VlmPredictor, as_rgb
-
-EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-def _inputs(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS)
-    return [path]
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml.vlm.predict", description="VLM artifact classification.")
@@ -47,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     paths, images, skipped = [], [], 0
-    for i, path in enumerate(_inputs(args.input)):
+    for i, path in enumerate(list_images(args.input)):
         try:
             images.append(as_rgb(path, index=i))
             paths.append(path)
