@@ -136,7 +136,7 @@ def webhook_stream_settle_delay(*, quiet_ms: int, max_defer_ms: int, client: red
     now_ms = seconds * 1000 + micros // 1000
     quiet_left = quiet_ms - (now_ms - _entry_ms(newest[0][0]))
     defer_left = max_defer_ms - (now_ms - _entry_ms(oldest[0][0])) if oldest else 0
-    left = min(quiet_left, defer_left)
+    left = min(quiet_left, defer_left, max_defer_ms)  # an id set in the future must not stall the drain
     return max(0.0, left / 1000)
 
 
