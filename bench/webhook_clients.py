@@ -38,6 +38,12 @@ def _record(out: dict, i: int, ann_id: int, status: int, data: bytes) -> None:
         out["errors"].append(f"annotation {ann_id}: HTTP {status} {data[:200]!r}")
 
 
+def _failed(out: dict, i: int, ann_id: int, sent: float, exc: Exception) -> None:
+    # Not retried: a retry could be a second delivery and would blur the exactly-once count.
+    out["latency"][i] = time.perf_counter() - sent
+    out["errors"].append(f"annotation {ann_id}: {type(exc).__name__}: {exc}")
+
+
 def fire_threads(port: int, bodies: list[tuple[int, bytes]], concurrency: int, *, headers: dict,
                  keepalive: bool, rate: float | None = None) -> dict:
     """Post every body once from `concurrency` http.client threads; returns timings in body order."""
@@ -78,9 +84,8 @@ def fire_threads(port: int, bodies: list[tuple[int, bytes]], concurrency: int, *
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
-                out["latency"][i] = time.perf_counter() - sent
                 with lock:
-                    out["errors"].append(f"annotation {bodies[i][0]}: {type(exc).__name__}: {exc}")
+                    _failed(out, i, bodies[i][0], sent, exc)
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -153,8 +158,7 @@ async def _fire_async(port: int, bodies: list[tuple[int, bytes]], concurrency: i
                     writer = None
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
                     ValueError, KeyError) as exc:
-                out["latency"][i] = time.perf_counter() - sent
-                out["errors"].append(f"annotation {bodies[i][0]}: {type(exc).__name__}: {exc}")
+                _failed(out, i, bodies[i][0], sent, exc)
                 if writer is not None:
                     writer.close()
                 writer = None
