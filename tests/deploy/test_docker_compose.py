@@ -221,6 +221,9 @@ def test_app_services_wiring(compose):
     assert "uvicorn annotator.webhook_ingress:app" in _command(services["webhook-ingress"])
     assert "redis" in services["webhook-ingress"]["depends_on"]
     assert "manage.py webhook_drain" in _command(services["webhook-drain"])
+    # ... and is where the provisioned Label Studio webhooks point unless the deployment says otherwise
+    assert _environment(services["web"])["LABEL_STUDIO_WEBHOOK_URL"].endswith(
+        ":-http://webhook-ingress:8001/api/labelstudio/webhook/}")
 
     # Migrations run before the app starts: either a one-shot service the
     # app services wait for, or chained into the web command.
