@@ -146,7 +146,8 @@ def simulate(args, tmp: Path, seed: int) -> dict[str, list[tuple[int, float]]]:
                 f"({time.perf_counter() - started:.0f} s)")
             if r == args.rounds:
                 break
-            pool = [p for p in pool0 if p not in set(labelled)]
+            taken = set(labelled)
+            pool = [p for p in pool0 if p not in taken]
             labelled += pick(strategy, checkpoint, pool, labelled, args.k, seed=seed + r)
         curves[strategy] = curve
     return curves

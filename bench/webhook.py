@@ -54,11 +54,10 @@ import numpy as np
 from PIL import Image
 
 from support import create_bench_db, drop_bench_db, log, teardown
-from webhook_clients import CLIENTS, fire_from
+from webhook_clients import CLIENTS, WEBHOOK_PATH, fire_from
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 50.0
-WEBHOOK_PATH = "/api/labelstudio/webhook/"
 SECRET = "flawmap-bench-webhook-secret"
 LS_PROJECT_ID = 1
 LS_USER_ID = 7

@@ -42,6 +42,10 @@ def webhook_stream_client() -> redis.Redis:
     return redis.Redis.from_url(settings.FLAWMAP_WEBHOOK_STREAM_URL)
 
 
+def _id_str(entry_id: bytes | str) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
 def _ensure_group(client: redis.Redis, stream: str) -> None:
     try:
         client.xgroup_create(stream, GROUP, id="0", mkstream=True)
@@ -96,7 +100,7 @@ def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim
             entries.extend(items)
     report = DrainReport()
     for raw_id, fields in entries:
-        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+        entry_id = _id_str(raw_id)
         if not fields:  # deleted while pending: nothing left to record
             client.xack(stream, GROUP, entry_id)
             continue
@@ -117,7 +121,7 @@ def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim
 
 def _entry_ms(entry_id: bytes | str) -> int:
     """A stream entry id is "<milliseconds>-<sequence>" on the Redis server's clock."""
-    return int((entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-", 1)[0])
+    return int(_id_str(entry_id).split("-", 1)[0])
 
 
 def webhook_stream_settle_delay(*, quiet_ms: int, max_defer_ms: int, client: redis.Redis | None = None) -> float | None:

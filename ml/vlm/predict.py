@@ -20,6 +20,7 @@ from ml.vlm.data import load_classes
 from ml.vlm.model import ModelLoadError, load_tuned, load_untuned
 from ml.vlm.predictor import ImageReadError, VlmPredictor, as_rgb
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml.vlm.predict", description="VLM artifact classification.")
     parser.add_argument("--model", type=Path, default=None, help="folder written by ml.vlm.train")

@@ -11,7 +11,6 @@ import signal
 import time
 
 from django.conf import settings
-
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator.services.stream import (
