@@ -121,9 +121,10 @@ def simulate(args, tmp: Path, seed: int) -> dict[str, list[tuple[int, float]]]:
 
     data, held_out = tmp / f"al-data-{seed}", tmp / f"al-test-{seed}"
     log(f"seed {seed}: generating a pool of {args.n} images and {args.test_n} test images ...")
-    generate_dataset(data, n=args.n, size=256, seed=seed)
-    # The test set is generated apart (its own seed) so it can be larger than a 10 % split of the pool.
-    generate_dataset(held_out, n=args.test_n, size=256, seed=seed + 10_000)
+    generate_dataset(data, n=args.n, size=256, seed=seed, clean_fraction=args.clean_fraction)
+    # The test set is generated apart (its own seed) so it can be larger than a 10 % split of the pool; it is
+    # drawn from the same distribution (the same share of artifact-free images).
+    generate_dataset(held_out, n=args.test_n, size=256, seed=seed + 10_000, clean_fraction=args.clean_fraction)
     test = [p for split in ("train", "val", "test") for p in split_images(held_out, split)]
     pool0, val = split_images(data, "train"), split_images(data, "val")
     start = [pool0[i] for i in np.random.default_rng(seed).permutation(len(pool0))[: args.start]]
@@ -169,7 +170,7 @@ def active_learning(args, tmp: Path) -> dict:
     log("labels to reach random's final IoU: " + ", ".join(
         f"{s} {needed[s]:.1f} ({ratios[s]:.0%})" if needed[s] is not None else f"{s} not reached"
         for s in args.strategies) + f"; best ratio {best} (target <= 0.6)")
-    return {"seeds": list(per_seed), "test_images": args.test_n,
+    return {"seeds": list(per_seed), "test_images": args.test_n, "clean_fraction": args.clean_fraction,
             "curves_per_seed": {str(seed): c for seed, c in per_seed.items()}, "curves": mean,
             "random_final_IoU": target, "labels_to_reach_random_final": needed, "ratio_to_random": ratios,
             "best_ratio": best, "target_ratio": 0.6, "pass": best is not None and best <= 0.6}
@@ -202,9 +203,14 @@ def few_shot(args, tmp: Path) -> dict:
 
 
 def main() -> int:
+    from ml.synthetic.dataset import CLEAN_FRACTION
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=240, help="images generated per pool (80 %% form the pool)")
     parser.add_argument("--test-n", type=int, default=120, help="fixed test images, generated apart from the pool")
+    parser.add_argument("--clean-fraction", type=float, default=CLEAN_FRACTION,
+                        help=f"share of artifact-free images in the pool and test set (default {CLEAN_FRACTION}, "
+                             "the synthetic set's)")
     parser.add_argument("--start", type=int, default=16)
     parser.add_argument("--k", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=2)

@@ -1,4 +1,4 @@
-"""CLI: python -m ml.synthetic --out DIR [--n 24] [--size 256] [--seed 0] [--force]"""
+"""CLI: python -m ml.synthetic --out DIR [--n 24] [--size 256] [--seed 0] [--kinds K,..] [--clean-fraction F] [--force]"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .dataset import generate_dataset, summarize
+from .dataset import CLEAN_FRACTION, generate_dataset, summarize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256, help="square image side in pixels (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--kinds", default="", help="comma-separated artifact kinds to use (default: all)")
+    parser.add_argument("--clean-fraction", type=float, default=CLEAN_FRACTION,
+                        help=f"share of artifact-free images (default {CLEAN_FRACTION})")
     parser.add_argument(
         "--force", action="store_true",
         help="write into a non-empty --out, replacing an earlier dataset's images/, labels/ and manifest",
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kinds = tuple(k for k in args.kinds.split(",") if k) or None
         records = generate_dataset(args.out, n=args.n, size=args.size, seed=args.seed, overwrite=args.force,
-                                   kinds=kinds)
+                                   kinds=kinds, clean_fraction=args.clean_fraction)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

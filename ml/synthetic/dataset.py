@@ -60,11 +60,13 @@ def generate_dataset(
     seed: int = 0,
     overwrite: bool = False,
     kinds: tuple[str, ...] | None = None,
+    clean_fraction: float = CLEAN_FRACTION,
 ) -> list[dict]:
     """Generate `n` samples into `out_dir`; returns the manifest records.
 
     Each record carries the manifest fields plus "split" and "par" (artifact
-    area / image area). Raises FileExistsError when `out_dir` is non-empty
+    area / image area). `clean_fraction` of the images carry no artifact (a generator whose output is mostly
+    fine is a pool where picking what to label matters most). Raises FileExistsError when `out_dir` is non-empty
     unless `overwrite`, which first deletes a previous dataset's images/,
     labels/ and manifest so no stale sample survives a smaller rerun.
     """
@@ -72,6 +74,8 @@ def generate_dataset(
         raise ValueError("n must be at least 1")
     if size < 32:
         raise ValueError("size must be at least 32")
+    if not 0.0 <= clean_fraction <= 1.0:
+        raise ValueError(f"clean_fraction must be between 0 and 1, not {clean_fraction}")
     from .artifacts import ARTIFACT_KINDS
 
     allowed = tuple(kinds) if kinds else ARTIFACT_KINDS
@@ -98,7 +102,7 @@ def generate_dataset(
     # content depends only on its own recorded seed.
     plan_rng = np.random.default_rng([seed, 0])
     splits = assign_splits(n, plan_rng)
-    n_clean = _round_half_up(n * CLEAN_FRACTION) if n >= 5 else 0
+    n_clean = _round_half_up(n * clean_fraction) if n >= 5 else 0
     clean = set(plan_rng.permutation(n)[:n_clean].tolist())
     # Cycle through a shuffled photo list so every source is used about equally.
     photo_order = [uris[i] for i in plan_rng.permutation(len(uris))]

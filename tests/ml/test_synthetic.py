@@ -251,3 +251,17 @@ def test_kinds_restricts_the_artifacts_and_unknown_kinds_are_refused(tmp_path):
     assert used and used <= {"noise", "blur"}
     with pytest.raises(ValueError, match="unknown artifact kind"):
         generate(tmp_path / "bad", n=2, size=64, kinds=("sparkles",))
+
+
+def test_clean_fraction_sets_the_share_of_artifact_free_images(tmp_path):
+    from ml.synthetic import generate_dataset as generate
+
+    records = generate(tmp_path / "half", n=20, size=64, seed=3, clean_fraction=0.5)
+    clean = [r for r in records if not r["artifact_kinds"]]
+    assert len(clean) == 10 and all(r["par"] == 0 for r in clean)
+    assert all(r["par"] > 0 for r in records if r["artifact_kinds"])
+    with pytest.raises(ValueError, match="clean_fraction"):
+        generate(tmp_path / "bad", n=4, size=64, clean_fraction=1.5)
+    assert main(["--out", str(tmp_path / "cli"), "--n", "10", "--size", "64", "--clean-fraction", "0.3"]) == 0
+    manifest = [json.loads(line) for line in (tmp_path / "cli" / "manifest.jsonl").read_text().splitlines()]
+    assert sum(not r["artifact_kinds"] for r in manifest) == 3
