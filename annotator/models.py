@@ -23,6 +23,9 @@ class Campaign(models.Model):
     # retrains after 10 labels with a short fine-tuning schedule).
     retrain_min_new_labels = models.PositiveIntegerField(null=True, blank=True)
     retrain_max_iters = models.PositiveIntegerField(null=True, blank=True)
+    # Fine-tunes of this campaign add that many of the production model's own training images (rehearsal):
+    # onboarding's 10 labels of one generator alone would trade precision elsewhere for the new artifacts.
+    retrain_replay_images = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

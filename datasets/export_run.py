@@ -7,11 +7,12 @@ is renamed into place, or the archive written under a temporary name and renamed
 import hashlib
 import json
 import os
+import random
 import shutil
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from django.db import transaction
@@ -31,10 +32,12 @@ META_FILES = ("manifest.json", "DATASHEET.md", "SHA256SUMS")
 CHUNK = 500
 
 
-def export_items(version: DatasetVersion) -> Iterator[ExportItem]:
-    """Items in a stable order (by image content hash), fetched a chunk at a time."""
+def export_items(version: DatasetVersion, *, only: Collection[str] | None = None) -> Iterator[ExportItem]:
+    """Items in a stable order (by image content hash), fetched a chunk at a time; `only` keeps those images."""
     last = ""
     base = DatasetItem.objects.filter(version=version).select_related("image__blob").order_by("image_sha256")
+    if only is not None:
+        base = base.filter(image_sha256__in=only)
     while True:
         rows = list(base.filter(image_sha256__gt=last)[:CHUNK])
         if not rows:
@@ -44,6 +47,24 @@ def export_items(version: DatasetVersion) -> Iterator[ExportItem]:
                      .values_list("blob_id", "blob__key"))
         for row in rows:
             yield ExportItem(row=row, image_key=row.image.blob.key, mask_key=masks.get(row.mask_sha256))
+
+
+def train_sample_export(
+    *, version: DatasetVersion, out: Path, n: int, exclude_sha256: Collection[str] = (), seed: int = 0
+) -> int:
+    """Add `n` of `version`'s labelled train images (a seeded sample, none of `exclude_sha256`) to the train
+    split of the PAL4VST folder `out`, beside what is there; returns how many. These are rehearsal images for
+    fine-tuning on another version: a few new labels then teach the new case without unlearning the rest."""
+    candidates = list(DatasetItem.objects.filter(version=version, split="train").exclude(annotation=None)
+                      .exclude(image_sha256__in=exclude_sha256).order_by("image_sha256")
+                      .values_list("image_sha256", flat=True))
+    picked = random.Random(seed).sample(candidates, min(n, len(candidates)))
+    context = ExportContext(version=version, out=Path(out), classes=[])
+    try:
+        get_exporter("pal4vst").write(items=lambda: export_items(version, only=picked), context=context)
+    finally:
+        context.finish()
+    return len(picked)
 
 
 def _sha256_file(path: Path) -> str:

@@ -102,12 +102,14 @@ def campaign_retrain_maybe(
         max_iters = max_iters or campaign.retrain_max_iters
         if max_iters:
             params["max_iters"] = max_iters
+        if campaign.retrain_replay_images:
+            params["replay_images"] = campaign.retrain_replay_images
         job, created = job_create(kind="train_segmenter", params=params, dedupe_key=f"train:campaign:{campaign.pk}",
                                   campaign=campaign, created_by=created_by)
         vlm_job = None
         if settings.VLM_BASE_MODEL:
             # The same new labels carry boxes, classes and captions: the classifier learns from them too.
-            vlm_params = {k: v for k, v in params.items() if k != "max_iters"}
+            vlm_params = {k: v for k, v in params.items() if k not in ("max_iters", "replay_images")}
             vlm_job, _ = job_create(kind="train_vlm", params=vlm_params, campaign=campaign, created_by=created_by,
                                     dedupe_key=f"train_vlm:campaign:{campaign.pk}")
         return RetrainDecision(job, created, new_labels, vlm_job)

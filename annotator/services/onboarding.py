@@ -32,7 +32,9 @@ def _campaign_for(generator: Generator, labels: int) -> Campaign:
     campaign.training_dataset = dataset
     campaign.retrain_min_new_labels = labels
     campaign.retrain_max_iters = settings.FLAWMAP_FEWSHOT_MAX_ITERS
-    campaign.save(update_fields=["training_dataset", "retrain_min_new_labels", "retrain_max_iters"])
+    campaign.retrain_replay_images = settings.FLAWMAP_FEWSHOT_REPLAY_IMAGES
+    campaign.save(update_fields=["training_dataset", "retrain_min_new_labels", "retrain_max_iters",
+                                 "retrain_replay_images"])
     return campaign
 
 

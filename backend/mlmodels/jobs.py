@@ -57,7 +57,7 @@ def train_segmenter(ctx: JobContext) -> dict:
     version = _training_version(ctx, "training")
     model = segmenter_train_candidate(
         dataset_version=version, name=params.get("name", "unified"), max_iters=params.get("max_iters"),
-        init=params.get("init", "production"), progress=ctx.progress,
+        init=params.get("init", "production"), replay_images=params.get("replay_images", 0), progress=ctx.progress,
     )
     comparison = model.metrics["comparison"]
     ctx.log(f"{model}: {comparison['reason']}")

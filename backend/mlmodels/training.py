@@ -18,7 +18,7 @@ from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import checkpoint_local_path, segmenter_predictor
 from backend.mlmodels.selectors import model_production_get
 from backend.mlmodels.services import model_promote, model_register
-from datasets.export_run import export_to_path
+from datasets.export_run import export_to_path, train_sample_export
 
 Progress = Callable[[float, str], None]
 
@@ -35,11 +35,16 @@ def segmenter_train_candidate(
     config: str | None = None,
     max_iters: int | None = None,
     init: str = "production",
+    replay_images: int = 0,
     progress: Progress | None = None,
 ) -> ModelVersion:
     """Export the version (PAL4VST layout), train (fine-tuning the production model when `init` is
     "production" and there is one), score candidate and production on the test split, register the
-    candidate with that comparison, and promote it only if its artifact IoU is higher."""
+    candidate with that comparison, and promote it only if its artifact IoU is higher.
+
+    `replay_images`: when fine-tuning, that many of the production model's own training images join the train
+    split (rehearsal). A few-shot set alone (10 images of one new generator) teaches the new artifacts but
+    costs precision everywhere else (bench/README.md: -6 to -11 IoU points on one seed without it)."""
     from ml.segmentation.evaluation import evaluate_split
     from ml.segmentation.train import train
 
@@ -54,8 +59,15 @@ def segmenter_train_candidate(
         if missing:
             raise ApplicationError(f"{dataset_version} has no labelled images in split(s) {', '.join(missing)}")
         init_path = None
+        replay = None
         if init == "production" and production is not None and production.config:
             init_path = checkpoint_local_path(production)
+            if replay_images and production.dataset_version_id:
+                report(0.02, f"adding {replay_images} rehearsal images from {production.dataset_version}")
+                added = train_sample_export(
+                    version=production.dataset_version, out=data, n=replay_images,
+                    exclude_sha256=dataset_version.items.values("image_sha256"), seed=dataset_version.pk)
+                replay = {"dataset_version": production.dataset_version_id, "images": added}
 
         def on_progress(step: int, total: int, scalars: dict) -> None:
             loss = scalars.get("train/loss")
@@ -87,7 +99,8 @@ def segmenter_train_candidate(
         model = model_register(
             kind=ModelVersion.Kind.SEGMENTER, name=name, checkpoint_path=work / "run" / "best.pth",
             metrics={"train": trained, "test": candidate_test, "production_test": production_test,
-                     "comparison": comparison, "init": str(production) if init_path else None},
+                     "comparison": comparison, "init": str(production) if init_path else None,
+                     "replay": replay},
             dataset_version=dataset_version,
         )
         if better:

@@ -20,6 +20,7 @@ def test_onboarding_picks_diverse_images_and_fine_tunes_after_the_labels(labelst
     settings.LABEL_STUDIO_URL = labelstudio_server.url
     settings.LABEL_STUDIO_API_KEY = labelstudio_server.api_key
     settings.FLAWMAP_FEWSHOT_MAX_ITERS = 2
+    settings.FLAWMAP_FEWSHOT_REPLAY_IMAGES = 4
     settings.FLAWMAP_ML_DEVICE = "cpu"
     settings.FLAWMAP_MODEL_CACHE_DIR = str(tmp_path / "cache")
     unified = model_promote(model_version=model_register(kind="segmenter", name="unified",
@@ -38,6 +39,7 @@ def test_onboarding_picks_diverse_images_and_fine_tunes_after_the_labels(labelst
         assert ImagePrediction.objects.filter(model_version=unified, image__generator__name="newgen").count() == 16
         (job,) = Job.objects.filter(kind="train_segmenter", campaign=campaign)
         assert job.status == "succeeded" and job.params["max_iters"] == 2 and job.params["new_labels"] == 10
+        assert job.params["replay_images"] == 4  # rehearsal asked for; this unified model has no version to draw on
         comparison = job.result["comparison"]
         assert comparison["production_model"] == unified.pk and comparison["images"] >= 1
         assert f"artifact IoU before {comparison['production_artifact_IoU']}" in text

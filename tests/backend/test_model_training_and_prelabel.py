@@ -19,13 +19,13 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 W, H = 40, 32
 
 
-def _labelled_images(n: int):
+def _labelled_images(n: int, generator=None, first_seed: int = 500):
     user = user_get_or_create_with_role(username="labeller", role=Role.ANNOTATOR)
     mask = np.zeros((H, W), bool)
     mask[:, : W // 2] = True
     images = []
     for i in range(n):
-        image = make_image(data=png_bytes(W, H, seed=500 + i))
+        image = make_image(data=png_bytes(W, H, seed=first_seed + i), generator=generator)
         annotation_create(image=image, user=user, mask=mask_array_to_canonical(mask))
         images.append(image)
     return images
@@ -108,3 +108,33 @@ def test_the_first_model_is_promoted_and_prelabels_the_unlabelled(tmp_path, sett
     assert job.result["comparison"]["promoted"] and job.result["comparison"]["reason"] == "no production model yet"
     model = ModelVersion.objects.get(status="production")
     assert ImagePrediction.objects.filter(model_version=model, image=unlabelled).exists()
+
+
+def test_a_fine_tune_rehearses_on_the_production_models_own_training_images(tmp_path, settings):
+    from backend.jobs.services import job_create
+    from tests.factories import GeneratorFactory
+
+    settings.FLAWMAP_MODEL_CACHE_DIR = str(tmp_path / "cache")
+    settings.FLAWMAP_ML_DEVICE = "cpu"
+    old, new = GeneratorFactory(name="old"), GeneratorFactory(name="new")
+    _labelled_images(20, generator=old)
+    first, _ = job_create(kind="train_segmenter", params={"dataset_id": dataset_create(name="old", generators=[old]).pk,
+                                                          "max_iters": 1})
+    first.refresh_from_db()
+    production = ModelVersion.objects.get(pk=first.result["model_version"], status="production")
+    _labelled_images(10, generator=new, first_seed=700)
+    fewshot = dataset_create(name="new", generators=[new])
+
+    job, _ = job_create(kind="train_segmenter", params={"dataset_id": fewshot.pk, "max_iters": 1, "replay_images": 5})
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.traceback
+    candidate = ModelVersion.objects.get(pk=job.result["model_version"])
+    assert candidate.metrics["replay"] == {"dataset_version": production.dataset_version_id, "images": 5}
+    assert candidate.metrics["init"] == str(production)
+    # the comparison stays on the new generator's test split: rehearsal images only join the train split
+    assert set(candidate.dataset_version.items.values_list("image__generator__name", flat=True)) == {"new"}
+    assert job.result["comparison"]["images"] == candidate.dataset_version.items.filter(split="test").count()
+
+    plain, _ = job_create(kind="train_segmenter", params={"dataset_id": fewshot.pk, "max_iters": 1})
+    plain.refresh_from_db()
+    assert ModelVersion.objects.get(pk=plain.result["model_version"]).metrics["replay"] is None

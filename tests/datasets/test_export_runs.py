@@ -108,3 +108,30 @@ def test_export_cli_errors(annotator_user, tmp_path):
     with pytest.raises(CommandError, match="already exists and is not empty"):
         call_command("export", "e", "--format", "pal4vst", "--out", str(tmp_path / "busy"))
     assert DatasetVersion.objects.count() == 1
+
+
+def test_train_sample_export_adds_a_seeded_sample_of_train_images_beside_a_folder(annotator_user, tmp_path):
+    from datasets.export_run import train_sample_export
+
+    gen = GeneratorFactory(name="old", version="")
+    for i in range(20):
+        labelled_image(annotator_user, seed=i, generator=gen)
+    version = snapshot(dataset_create(name="old"))
+    train_shas = set(version.items.filter(split="train").values_list("image_sha256", flat=True))
+    excluded = sorted(train_shas)[:3]
+    out = tmp_path / "fewshot"
+    (out / "images" / "train").mkdir(parents=True)
+    (out / "images" / "train" / "new.png").write_bytes(b"already there")
+
+    assert train_sample_export(version=version, out=out, n=5, exclude_sha256=excluded, seed=7) == 5
+    added = {p.stem for p in (out / "images" / "train").iterdir()} - {"new"}
+    assert len(added) == 5 and added <= train_shas - set(excluded)  # train split only, none excluded
+    assert {p.stem for p in (out / "labels" / "train").iterdir()} == added
+    assert (out / "images" / "train" / "new.png").read_bytes() == b"already there"
+    assert not (out / "images" / "val").exists() and not (out / "images" / "test").exists()
+
+    again = tmp_path / "again"
+    assert train_sample_export(version=version, out=again, n=5, exclude_sha256=excluded, seed=7) == 5
+    assert {p.stem for p in (again / "images" / "train").iterdir()} == added  # the same seed, the same sample
+    everything = tmp_path / "all"
+    assert train_sample_export(version=version, out=everything, n=1000) == len(train_shas)
