@@ -37,21 +37,12 @@ def load_config(name_or_path: str | Path) -> Config:
 
 
 def configure_training(
-    cfg: Config,
-    *,
-    data_root: Path,
-    work_dir: Path,
-    max_iters: int | None = None,
-    seed: int = 0,
-    lr_scale: float = 1.0,
-    val_interval: int | None = None,
+    cfg: Config, *, data_root: Path, work_dir: Path, max_iters: int | None = None, seed: int = 0
 ) -> Config:
     """Point every dataloader at `data_root` and, when `max_iters` is given, shrink the schedule to it.
 
     The warm-up keeps its share of the schedule and the poly decay still ends at the last iteration, so a
-    short run is the same recipe compressed rather than the start of a long one. `lr_scale` multiplies the
-    learning rate (fine-tuning a trained model wants a gentler one than training from scratch) and
-    `val_interval` validates (and may keep a best checkpoint) that often.
+    short run is the same recipe compressed rather than the start of a long one.
     """
     for split in ("train", "val", "test"):
         loader = cfg.get(f"{split}_dataloader")
@@ -69,15 +60,6 @@ def configure_training(
             scheduler.end = min(max_iters, max(scheduler.begin + 1, round(scheduler.end * max_iters / old_max)))
         cfg.param_scheduler[-1].end = max_iters
         interval = min(cfg.train_cfg.val_interval, max_iters)
-        cfg.train_cfg.val_interval = interval
-        cfg.default_hooks.checkpoint.interval = interval
-    if lr_scale <= 0:
-        raise ConfigError("lr_scale must be positive")
-    cfg.optim_wrapper.optimizer.lr *= lr_scale
-    if val_interval is not None:
-        if val_interval < 1:
-            raise ConfigError("val_interval must be at least 1")
-        interval = min(val_interval, cfg.train_cfg.max_iters)
         cfg.train_cfg.val_interval = interval
         cfg.default_hooks.checkpoint.interval = interval
     return cfg

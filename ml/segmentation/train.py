@@ -31,8 +31,6 @@ def train(
     init: Path | None = None,
     device: str = "auto",
     seed: int = 0,
-    lr_scale: float = 1.0,
-    val_interval: int | None = None,
     on_progress: ProgressCallback | None = None,
     quiet: bool = False,
 ) -> dict:
@@ -60,8 +58,7 @@ def train(
         raise ConfigError("--device cpu on a CUDA machine: run with CUDA_VISIBLE_DEVICES= to hide the GPU")
 
     register_all_modules(init_default_scope=True)
-    cfg = configure_training(load_config(config), data_root=data, work_dir=work_dir, max_iters=max_iters, seed=seed,
-                             lr_scale=lr_scale, val_interval=val_interval)
+    cfg = configure_training(load_config(config), data_root=data, work_dir=work_dir, max_iters=max_iters, seed=seed)
     # mmengine keeps the visualizer and logger as process-wide singletons keyed by name: a second training in
     # the same process (a worker, the demo) would reuse the first run's, whose work dir may be gone.
     run_id = uuid.uuid4().hex[:8]
