@@ -84,7 +84,8 @@ class RetrainDecision:
 
 
 def campaign_retrain_maybe(
-    *, campaign: Campaign, force: bool = False, created_by=None, max_iters: int | None = None
+    *, campaign: Campaign, force: bool = False, created_by=None, max_iters: int | None = None,
+    replay_images: int | None = None,
 ) -> RetrainDecision:
     """Queue one training job when the campaign has enough new human labels (or `force`). At most one
     training job per campaign is active at a time."""
@@ -102,8 +103,9 @@ def campaign_retrain_maybe(
         max_iters = max_iters or campaign.retrain_max_iters
         if max_iters:
             params["max_iters"] = max_iters
-        if campaign.retrain_replay_images:
-            params["replay_images"] = campaign.retrain_replay_images
+        replay_images = campaign.retrain_replay_images if replay_images is None else replay_images
+        if replay_images:
+            params["replay_images"] = replay_images
         job, created = job_create(kind="train_segmenter", params=params, dedupe_key=f"train:campaign:{campaign.pk}",
                                   campaign=campaign, created_by=created_by)
         vlm_job = None

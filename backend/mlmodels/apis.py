@@ -76,6 +76,10 @@ class ModelTrainApi(APIView):
         dataset = serializers.IntegerField(required=False)
         dataset_version = serializers.IntegerField(required=False)
         max_iters = serializers.IntegerField(required=False, min_value=1, max_value=200_000)
+        replay_images = serializers.IntegerField(
+            required=False, min_value=0, max_value=100_000,
+            help_text="Segmenter fine-tunes: this many of the production model's own training images join the "
+                      "train split (rehearsal; a campaign's default is its retrain_replay_images).")
         kind = serializers.ChoiceField(choices=ModelVersion.Kind.values, default=ModelVersion.Kind.SEGMENTER,
                                        help_text="With dataset / dataset_version: which model to train. A campaign "
                                                  "retrains both (the VLM when VLM_BASE_MODEL is set).")
@@ -100,12 +104,12 @@ class ModelTrainApi(APIView):
         if "campaign" in args:
             campaign = get_object_or_404(Campaign, pk=args["campaign"])
             decision = campaign_retrain_maybe(campaign=campaign, force=True, created_by=request.user,
-                                              max_iters=args.get("max_iters"))
+                                              max_iters=args.get("max_iters"), replay_images=args.get("replay_images"))
             job, created = decision.job, decision.created
         else:
             vlm = args["kind"] == ModelVersion.Kind.VLM
-            # max_iters is the segmenter's schedule; the VLM's steps come from VLM_TRAIN_MAX_STEPS.
-            params = {"max_iters": args["max_iters"]} if args.get("max_iters") and not vlm else {}
+            # max_iters and replay_images shape the segmenter's run; the VLM's steps come from VLM_TRAIN_MAX_STEPS.
+            params = {} if vlm else {k: args[k] for k in ("max_iters", "replay_images") if args.get(k)}
             if "dataset" in args:
                 params["dataset_id"] = get_object_or_404(Dataset, pk=args["dataset"]).pk
             else:

@@ -126,3 +126,16 @@ def test_the_vlm_jsonl_export_is_what_ml_vlm_reads(tmp_path):
         parsed = parse_answer(ex.answer, classes)
         assert parsed.regions == [{"bbox": [4, 6, 40, 30], "class": "localized-blur", "code": "9",
                                    "caption": "blurry patch"}]
+
+
+@pytest.mark.django_db
+def test_train_api_passes_a_segmenter_rehearsal_and_refuses_a_negative_one(admin_client):
+    dataset = dataset_create(name="d")
+    response = admin_client.post("/api/models/train", {"dataset": dataset.pk, "max_iters": 5, "replay_images": 30},
+                                 format="json")
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["job"])
+    assert job.kind == "train_segmenter"
+    assert job.params == {"dataset_id": dataset.pk, "max_iters": 5, "replay_images": 30}
+    bad = admin_client.post("/api/models/train", {"dataset": dataset.pk, "replay_images": -1}, format="json")
+    assert bad.status_code == 400 and "greater than or equal to 0" in bad.json()["replay_images"][0]
