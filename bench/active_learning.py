@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 STRATEGIES = ("random", "uncertainty", "diversity")
-FEW_SHOT_ITERS = 200  # backend/config/settings/ml.py FLAWMAP_FEWSHOT_MAX_ITERS default
+FEW_SHOT_ITERS = 600  # backend/config/settings/ml.py FLAWMAP_FEWSHOT_MAX_ITERS default
 FEW_SHOT_REPLAY = 90  # ... and FLAWMAP_FEWSHOT_REPLAY_IMAGES default
 
 
