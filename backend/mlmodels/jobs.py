@@ -38,6 +38,15 @@ def _prelabel_targets(ctx: JobContext, kind: str):
     return model, image_ids
 
 
+def _training_report(ctx: JobContext, model, version, prelabel_enqueue) -> dict:
+    """Log the promotion decision, pre-label again after a promotion, and report what was trained on what."""
+    comparison = model.metrics["comparison"]
+    ctx.log(f"{model}: {comparison['reason']}")
+    if comparison["promoted"]:  # the new production model re-labels every image humans have not labelled
+        prelabel_enqueue(image_ids=None, campaign_id=ctx.params.get("campaign_id"))
+    return {"model_version": model.pk, "dataset_version": version.pk, "comparison": comparison}
+
+
 def _push_predictions(report: dict, model) -> dict:
     if report["image_ids"]:
         from annotator.services.learning import campaigns_push_predictions
@@ -59,11 +68,7 @@ def train_segmenter(ctx: JobContext) -> dict:
         dataset_version=version, name=params.get("name", "unified"), max_iters=params.get("max_iters"),
         init=params.get("init", "production"), replay_images=params.get("replay_images", 0), progress=ctx.progress,
     )
-    comparison = model.metrics["comparison"]
-    ctx.log(f"{model}: {comparison['reason']}")
-    if comparison["promoted"]:
-        prelabel_enqueue(image_ids=None, campaign_id=params.get("campaign_id"))
-    return {"model_version": model.pk, "dataset_version": version.pk, "comparison": comparison}
+    return _training_report(ctx, model, version, prelabel_enqueue)
 
 
 @job_handler("prelabel", queue="gpu")
@@ -88,11 +93,7 @@ def train_vlm(ctx: JobContext) -> dict:
     version = _training_version(ctx, "VLM training")
     model = vlm_train_candidate(dataset_version=version, name=params.get("name", "vlm"),
                                 max_steps=params.get("max_steps"), progress=ctx.progress)
-    comparison = model.metrics["comparison"]
-    ctx.log(f"{model}: {comparison['reason']}")
-    if comparison["promoted"]:
-        vlm_prelabel_enqueue(image_ids=None, campaign_id=params.get("campaign_id"))
-    return {"model_version": model.pk, "dataset_version": version.pk, "comparison": comparison}
+    return _training_report(ctx, model, version, vlm_prelabel_enqueue)
 
 
 @job_handler("prelabel_vlm", queue="gpu")

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ml.segmentation.predict import add_folder_arguments, check_folder_arguments
+
 from .fix import DEFAULT_DILATE, DEFAULT_MIN_SIDE, MODES
 from .inpainters import DEFAULT_BACKEND, DEFAULT_WORKING_SIZE, InpainterUnavailable, inpainter_create
 
@@ -60,10 +62,7 @@ def rectify_folder(predictor, inpainter, input_dir: Path, output_dir: Path, *, m
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml.rectify", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="segmenter: our best.pth or PAL4VST's end2end.pt")
-    parser.add_argument("--input", type=Path, required=True, help="folder of images (searched recursively)")
-    parser.add_argument("--output", type=Path, required=True)
+    add_folder_arguments(parser, checkpoint_help="segmenter: our best.pth or PAL4VST's end2end.pt")
     parser.add_argument("--mode", choices=MODES, default="zoom",
                         help="zoom: a crop per artifact (default); whole: the naive whole-image baseline")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, help="opencv-telea (default), opencv-ns, diffusers-sd")
@@ -74,16 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inpaint-model", default=os.environ.get("FLAWMAP_DIFFUSERS_INPAINT_MODEL") or None,
                         help="local diffusers inpainting model folder (diffusers-sd only)")
     parser.add_argument("--prompt", default="", help="text prompt for diffusers-sd")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = parser.parse_args(argv)
-    if args.batch_size < 1 or args.dilate < 0 or args.working_size < 8:
-        parser.error("--batch-size must be >= 1, --dilate >= 0 and --working-size >= 8")
-    if not args.input.is_dir():
-        print(f"error: input folder not found: {args.input}", file=sys.stderr)
-        return 2
-    if args.device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    if args.dilate < 0 or args.working_size < 8:
+        parser.error("--dilate must be >= 0 and --working-size >= 8")
+    if (status := check_folder_arguments(parser, args)) is not None:
+        return status
 
     from ml.segmentation.checkpoint import CheckpointError
     from ml.segmentation.predictor import Predictor

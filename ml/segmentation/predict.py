@@ -87,15 +87,18 @@ def predict_folder(predictor, input_dir: Path, output_dir: Path, *, probs: bool 
     return {"predicted": len(pars), "failed": failed, "par": pars, "images": len(images)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ml.segmentation.predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, required=True, help="our best.pth or PAL4VST's end2end.pt")
+def add_folder_arguments(parser: argparse.ArgumentParser, *, checkpoint_help: str) -> None:
+    """The arguments every folder tool built on the segmenter takes (this one and ml.rectify)."""
+    parser.add_argument("--checkpoint", type=Path, required=True, help=checkpoint_help)
     parser.add_argument("--input", type=Path, required=True, help="folder of images (searched recursively)")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--probs", action="store_true", help="also write probability maps under OUTPUT/probs/")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args(argv)
+
+
+def check_folder_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
+    """Exit status 2 (with the reason on stderr) when the input folder is missing; hides CUDA for --device
+    cpu before torch is imported. Bad values stop at parser.error (exit status 2 as well)."""
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
     if not args.input.is_dir():
@@ -103,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.segmentation.predict", description=__doc__.split("\n\n")[0])
+    add_folder_arguments(parser, checkpoint_help="our best.pth or PAL4VST's end2end.pt")
+    parser.add_argument("--probs", action="store_true", help="also write probability maps under OUTPUT/probs/")
+    args = parser.parse_args(argv)
+    if (status := check_folder_arguments(parser, args)) is not None:
+        return status
 
     from .checkpoint import CheckpointError
     from .predictor import Predictor

@@ -63,3 +63,8 @@ def test_cli_exit_status_2_for_bad_arguments_and_when_nothing_is_fixed(tmp_path,
     with pytest.raises(SystemExit) as exc:
         rectify_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", "o", "--mode", "tile"])
     assert exc.value.code == 2
+    for bad in (["--batch-size", "0"], ["--dilate", "-1"]):  # the shared folder-tool checks and rectify's own
+        with pytest.raises(SystemExit) as exc:
+            rectify_main(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--output", "o", *bad])
+        assert exc.value.code == 2
+        assert bad[0] in capsys.readouterr().err
