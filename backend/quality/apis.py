@@ -110,7 +110,7 @@ class GeneratorLeaderboardApi(APIView):
 
 class FixJobOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="pending, running, done, failed or cancelled: the newest attempt's Job.")
     image = serializers.IntegerField(source="image_id")
     mode = serializers.CharField()
     backend = serializers.CharField()
@@ -121,10 +121,15 @@ class FixJobOutputSerializer(serializers.Serializer):
     result_url = serializers.SerializerMethodField()
     par_before = serializers.FloatField(allow_null=True)
     par_after = serializers.FloatField(allow_null=True)
-    error = serializers.CharField()
+    error = serializers.CharField(source="reason", help_text="Why it failed or was cancelled; empty otherwise.")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+    job = serializers.IntegerField(source="attempt.pk", help_text="The newest attempt's Job (progress, log, cancel).")
+    job_url = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+
+    def get_job_url(self, obj) -> str:
+        return reverse("job-detail", kwargs={"job_id": obj.attempt.pk}, request=self.context.get("request"))
 
     def get_result_url(self, obj) -> str | None:
         if obj.result_id is None:
@@ -153,12 +158,14 @@ class ImageFixApi(APIView):
         data = self.ImageFixInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = fix_job_request(image=image, requested_by=request.user, **data.validated_data)
-        job.refresh_from_db()  # without a broker the job has already run, in-process, on commit
+        # Without a broker the job has already run, in-process, on commit: read its state afresh.
+        job = FixJob.objects.select_related("model_version", "job__retry").get(pk=job.pk)
         return Response(FixJobOutputSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class FixJobDetailApi(APIView):
     @extend_schema(responses=FixJobOutputSerializer)
     def get(self, request, job_id: int):
-        job = get_or_404(FixJob.objects.select_related("model_version").filter(pk=job_id).first(), "fix job")
+        job = get_or_404(FixJob.objects.select_related("model_version", "job__retry").filter(pk=job_id).first(),
+                         "fix job")
         return Response(FixJobOutputSerializer(job, context={"request": request}).data)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from PIL import Image
 
 from backend.annotations.masks import mask_array_to_canonical
@@ -18,6 +17,8 @@ from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage
 from backend.images.selectors import image_pixels
 from backend.images.services import IngestItem, image_ingest
+from backend.jobs.models import Job
+from backend.jobs.services import job_create
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.selectors import model_production_get
 from backend.quality.models import FixJob
@@ -53,12 +54,13 @@ def fix_job_request(*, image: GeneratedImage, mode: str = "zoom", backend: str |
     except InpainterUnavailable as exc:
         raise ApplicationError(str(exc)) from exc
     dilate = settings.FLAWMAP_FIX_DILATE if dilate is None else dilate
-    job = FixJob.objects.create(image=image, model_version=segmenter, mode=mode, backend=backend, dilate=dilate,
-                                requested_by=requested_by)
-    from backend.quality import tasks  # tasks imports this module
-
-    transaction.on_commit(lambda: tasks.fix_image.delay(job.pk))
-    return job
+    # The fix row needs its job and the job's params name the fix: create the job with a placeholder id
+    # inside this transaction (the worker only sees it after commit).
+    job, _ = job_create(kind="fix_image", created_by=requested_by, params={})
+    fix = FixJob.objects.create(job=job, image=image, model_version=segmenter, mode=mode, backend=backend,
+                                dilate=dilate, requested_by=requested_by)
+    Job.objects.filter(pk=job.pk).update(params={"fix_job_id": fix.pk, "image_id": image.pk})
+    return fix
 
 
 def image_fix(*, image: GeneratedImage, model_version: ModelVersion, mode: str, backend: str,
@@ -98,23 +100,22 @@ def image_fix(*, image: GeneratedImage, model_version: ModelVersion, mode: str, 
     return FixOutcome(fixed, result.par_before, result.par_after)
 
 
-def fix_job_run(*, job_id: int) -> FixJob | None:
-    """Run a pending job once. The status guard makes a re-delivered task a no-op; a failure is recorded
-    on the job (status failed, error) rather than retried, since it would fail the same way again."""
-    claimed = FixJob.objects.filter(pk=job_id, status=FixJob.Status.PENDING).update(status=FixJob.Status.RUNNING)
-    job = FixJob.objects.select_related("image__blob", "image__generator", "image__task",
-                                        "model_version__checkpoint").filter(pk=job_id).first()
-    if job is None or not claimed:
-        return job
+def fix_job_run(*, fix_job_id: int, progress=None) -> FixJob:
+    """Do the fix of a fix job (called by its Job, which guards against running twice). Stores the result on
+    the fix; a failure is stored as the fix's error and re-raised so the Job ends failed with the traceback
+    (not retried: it would fail the same way again; only a lost worker's attempt is retried)."""
+    fix = FixJob.objects.select_related("image__blob", "image__generator", "image__task",
+                                        "model_version__checkpoint").get(pk=fix_job_id)
+    if progress:
+        progress(0.0, f"fixing image {fix.image_id} ({fix.mode}, {fix.backend})")
     try:
-        outcome = image_fix(image=job.image, model_version=job.model_version, mode=job.mode, backend=job.backend,
-                            dilate=job.dilate)
-    except Exception as exc:  # noqa: BLE001  (whatever broke, the job must not stay "running")
-        logger.exception("fix job %s failed", job.pk)
-        job.status, job.error = FixJob.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
-    else:
-        job.status, job.result = FixJob.Status.DONE, outcome.image
-        job.par_before, job.par_after = outcome.par_before, outcome.par_after
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "result", "par_before", "par_after", "finished_at"])
-    return job
+        outcome = image_fix(image=fix.image, model_version=fix.model_version, mode=fix.mode, backend=fix.backend,
+                            dilate=fix.dilate)
+    except Exception as exc:
+        logger.exception("fix job %s failed", fix.pk)
+        fix.error = f"{type(exc).__name__}: {exc}"[:2000]
+        fix.save(update_fields=["error"])
+        raise
+    fix.result, fix.par_before, fix.par_after, fix.error = outcome.image, outcome.par_before, outcome.par_after, ""
+    fix.save(update_fields=["result", "par_before", "par_after", "error"])
+    return fix

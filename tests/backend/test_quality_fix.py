@@ -1,15 +1,19 @@
 import io
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from backend.annotations.models import Annotation
 from backend.images.models import GeneratedImage
 from backend.mlmodels.predictors import segmenter_predictor
 from backend.mlmodels.services import model_promote, model_register
+from backend.jobs.models import Job
+from backend.jobs.services import job_run, jobs_reap_stale
 from backend.quality.models import FixJob
-from backend.quality.services import fix_job_run
+from backend.quality.services import fix_job_request
 from ml.rectify import dilate
 from tests.backend.storage_checks import assert_storage_matches_tables
 from tests.factories import GeneratorFactory, make_image
@@ -47,6 +51,10 @@ def test_fix_job_stores_the_fixed_image_linked_to_its_source_with_before_after_p
     assert response.json()["status"] == "pending"
     job = annotator_client.get(response.json()["url"]).json()
     assert job["status"] == "done", job
+    # it ran as a fix_image Job on the gpu queue, listed with the other jobs
+    ran = annotator_client.get(job["job_url"]).json()
+    assert (ran["id"], ran["kind"], ran["queue"], ran["status"]) == (job["job"], "fix_image", "gpu", "succeeded")
+    assert ran["result"]["result"] == job["result"] and ran["progress"] == 1.0
     assert (job["mode"], job["backend"], job["dilate"]) == ("zoom", "opencv-telea", 4)
     assert job["model_version"]["name"] == "unified" and job["error"] == ""
 
@@ -95,9 +103,11 @@ def test_fix_job_is_idempotent_and_the_same_fix_gives_the_same_image(production_
         results.append(annotator_client.get(url).json())
     assert results[0]["result"] == results[1]["result"] is not None  # same bytes: one image
     assert GeneratedImage.objects.filter(fixed_from=source).count() == 1
-    job = FixJob.objects.get(pk=results[0]["id"])
-    finished = job.finished_at
-    assert fix_job_run(job_id=job.pk).finished_at == finished  # a re-delivered task changes nothing
+    fix = FixJob.objects.get(pk=results[0]["id"])
+    finished = fix.finished_at
+    assert job_run(job_id=fix.job_id) is None  # a re-delivered task finds its job no longer queued
+    fix.refresh_from_db()
+    assert fix.finished_at == finished and fix.status == "done"
 
 
 def test_fix_is_refused_without_a_production_segmenter_or_a_usable_backend(annotator_client, viewer_client,
@@ -114,18 +124,60 @@ def test_fix_is_refused_without_a_production_segmenter_or_a_usable_backend(annot
     assert annotator_client.post(f"/api/images/{source.pk}/fix", {"mode": "tile"}, format="json").status_code == 400
     assert annotator_client.post("/api/images/424242/fix", {}, format="json").status_code == 404
     assert viewer_client.post(f"/api/images/{source.pk}/fix", {}, format="json").status_code == 403
-    assert not FixJob.objects.exists()
+    assert not FixJob.objects.exists() and not Job.objects.exists()  # refused before anything is stored
 
 
-def test_a_job_that_breaks_is_recorded_as_failed(production_segmenter, monkeypatch):
+def test_a_fix_that_breaks_fails_its_job_with_the_error_and_is_not_retried(
+        production_segmenter, monkeypatch, django_capture_on_commit_callbacks, annotator_client):
     source = make_image(data=noise_png())
-    job = FixJob.objects.create(image=source, model_version=production_segmenter, mode="zoom", backend="opencv-telea",
-                                dilate=4)
 
     def broken(**kwargs):
         raise RuntimeError("inpainter exploded")
 
     monkeypatch.setattr("backend.quality.services.image_fix", broken)
-    job = fix_job_run(job_id=job.pk)
-    assert job.status == "failed" and job.error == "RuntimeError: inpainter exploded" and job.finished_at
-    assert fix_job_run(job_id=424242) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        fix = fix_job_request(image=source)
+    fix.refresh_from_db()
+    assert fix.status == "failed" and fix.reason == "RuntimeError: inpainter exploded" and fix.finished_at
+    assert "inpainter exploded" in fix.job.traceback and not Job.objects.filter(retry_of=fix.job).exists()
+    body = annotator_client.get(f"/api/quality/fixes/{fix.pk}/").json()
+    assert (body["status"], body["error"], body["result"]) == ("failed", "RuntimeError: inpainter exploded", None)
+
+
+def _worker_killed_mid_fix(fix: FixJob) -> None:
+    """What a worker killed while fixing leaves behind: a running job whose heartbeat stopped."""
+    Job.objects.filter(pk=fix.job_id).update(status="running", started_at=timezone.now(),
+                                             heartbeat_at=timezone.now() - timedelta(minutes=10))
+
+
+def test_a_fix_whose_worker_dies_is_retried_and_then_done(production_segmenter, settings, annotator_client,
+                                                          django_capture_on_commit_callbacks):
+    settings.FLAWMAP_FIX_WORKING_SIZE = 64
+    source = make_image(data=noise_png(seed=2))
+    fix = fix_job_request(image=source)  # its enqueue never fires: the "worker" takes it and dies
+    _worker_killed_mid_fix(fix)
+    assert annotator_client.get(f"/api/quality/fixes/{fix.pk}/").json()["status"] == "running"
+    with django_capture_on_commit_callbacks(execute=True):  # the retry runs when the reaper commits
+        assert jobs_reap_stale(timeout_seconds=60) == [fix.job_id]
+    body = annotator_client.get(f"/api/quality/fixes/{fix.pk}/").json()
+    retry = Job.objects.get(retry_of=fix.job_id)
+    assert body["status"] == "done" and body["job"] == retry.pk and retry.attempt == 2
+    assert body["result"] is not None and GeneratedImage.objects.filter(fixed_from=source).count() == 1
+
+
+def test_a_fix_whose_last_attempt_is_lost_reads_failed_with_the_reason(production_segmenter, annotator_client):
+    fix = fix_job_request(image=make_image(data=noise_png(seed=3)))
+    Job.objects.filter(pk=fix.job_id).update(attempt=2)  # no attempt left after this one
+    _worker_killed_mid_fix(fix)
+    assert jobs_reap_stale(timeout_seconds=60) == [fix.job_id]
+    body = annotator_client.get(f"/api/quality/fixes/{fix.pk}/").json()
+    assert body["status"] == "failed" and "no heartbeat" in body["error"] and body["finished_at"]
+
+
+def test_a_queued_fix_can_be_cancelled_through_the_jobs_api(production_segmenter, annotator_client):
+    fix = fix_job_request(image=make_image(data=noise_png(seed=4)))  # stays queued: no commit in this test
+    listed = annotator_client.get("/api/jobs/?status=queued").json()["results"]
+    assert [j["kind"] for j in listed] == ["fix_image"]
+    assert annotator_client.post(f"/api/jobs/{fix.job_id}/cancel").status_code == 200
+    body = annotator_client.get(f"/api/quality/fixes/{fix.pk}/").json()
+    assert (body["status"], body["error"], body["result"]) == ("cancelled", "cancelled", None)

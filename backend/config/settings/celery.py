@@ -30,5 +30,4 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_ROUTES = {
     "annotator.*": {"queue": "io"},
     "datasets.*": {"queue": "io"},
-    "quality.*": {"queue": "gpu"},  # the fix job runs the segmenter and an inpainter
 }
