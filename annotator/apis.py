@@ -3,7 +3,6 @@ import json
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -15,7 +14,8 @@ from annotator import tasks
 from annotator.models import Campaign, WebhookEvent
 from annotator.services.events import webhook_event_record
 from annotator.services.provision import campaign_create, campaign_provision
-from annotator.services.push import unlabelled_image_ids
+from annotator.services.push import campaign_push_enqueue, unlabelled_image_ids
+from annotator.services.reconcile import campaign_reconcile_enqueue
 from annotator.signing import image_id_from_token
 from backend.core.api import get_or_404, paginated_response
 from backend.core.blobs import blob_open
@@ -153,7 +153,8 @@ class CampaignPushApi(APIView):
             return attrs
 
     @extend_schema(request=CampaignPushInputSerializer,
-                   responses={202: inline_serializer("PushQueued", {"queued": serializers.IntegerField()})})
+                   responses={202: inline_serializer("PushQueued", {"queued": serializers.IntegerField(),
+                                                                    "job": serializers.IntegerField()})})
     def post(self, request, campaign_id: int):
         campaign = get_or_404(Campaign.objects.filter(pk=campaign_id).first(), "campaign")
         data = self.CampaignPushInputSerializer(data=request.data)
@@ -163,16 +164,17 @@ class CampaignPushApi(APIView):
         known = set(GeneratedImage.objects.filter(pk__in=ids).values_list("id", flat=True))
         if len(known) != len(set(ids)):
             raise ApplicationError(f"unknown image id(s): {sorted(set(ids) - known)[:10]}")
-        transaction.on_commit(lambda: tasks.push_images.delay(campaign.pk, ids))
-        return Response({"queued": len(ids)}, status=status.HTTP_202_ACCEPTED)
+        job = campaign_push_enqueue(campaign=campaign, image_ids=ids, created_by=request.user)
+        return Response({"queued": len(ids), "job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
 
 class CampaignReconcileApi(APIView):
-    @extend_schema(request=None, responses={202: inline_serializer("ReconcileQueued", {"queued": serializers.BooleanField()})})
+    @extend_schema(request=None, responses={202: inline_serializer(
+        "ReconcileQueued", {"queued": serializers.BooleanField(), "job": serializers.IntegerField()})})
     def post(self, request, campaign_id: int):
         campaign = get_or_404(Campaign.objects.filter(pk=campaign_id).first(), "campaign")
-        transaction.on_commit(lambda: tasks.reconcile_campaign.delay(campaign.pk))
-        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+        job = campaign_reconcile_enqueue(campaign=campaign, created_by=request.user)
+        return Response({"queued": True, "job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
 
 class SignedImageFileApi(APIView):

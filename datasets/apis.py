@@ -1,7 +1,5 @@
 from pathlib import Path
 
-from django.conf import settings
-from django.db import transaction
 from django.http import FileResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -12,11 +10,10 @@ from rest_framework.views import APIView
 from backend.core.api import get_or_404, paginated_response
 from backend.core.exceptions import ApplicationError
 from backend.images.models import Generator, SynthesisTask
-from datasets import tasks
 from datasets.exporters import EXPORTERS
 from datasets.models import Dataset, DatasetItem, DatasetVersion, Export
 from datasets.selectors import dataset_list, version_diff, version_list
-from datasets.services import dataset_create, dataset_version_delete, dataset_version_start
+from datasets.services import dataset_create, dataset_version_delete, dataset_version_snapshot, export_request
 
 
 class DatasetOutputSerializer(serializers.Serializer):
@@ -106,8 +103,7 @@ class DatasetVersionListApi(APIView):
     def post(self, request, dataset_id: int):
         data = self.SnapshotInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = dataset_version_start(dataset=_dataset(dataset_id), author=request.user, **data.validated_data)
-        transaction.on_commit(lambda: tasks.build_version.delay(version.pk))
+        version = dataset_version_snapshot(dataset=_dataset(dataset_id), author=request.user, **data.validated_data)
         return Response(VersionOutputSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -159,6 +155,7 @@ class ExportOutputSerializer(serializers.Serializer):
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+    job = serializers.IntegerField(source="job_id", allow_null=True, help_text="The dataset_export Job (progress, log).")
     download_url = serializers.SerializerMethodField()
 
     def get_download_url(self, obj) -> str | None:
@@ -183,10 +180,7 @@ class DatasetVersionExportApi(APIView):
         version = _version(dataset_id, number)
         data = self.ExportInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        export = Export.objects.create(version=version, format=data.validated_data["format"],
-                                       requested_by=request.user)
-        out = Path(settings.FLAWMAP_EXPORT_DIR) / f"{version.dataset.name}-v{version.number}-{export.format}-{export.pk}.tar.gz"
-        transaction.on_commit(lambda: tasks.run_export.delay(export.pk, str(out)))
+        export = export_request(version=version, fmt=data.validated_data["format"], requested_by=request.user)
         return Response(ExportOutputSerializer(export, context={"request": request}).data,
                         status=status.HTTP_202_ACCEPTED)
 

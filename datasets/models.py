@@ -105,6 +105,9 @@ class Export(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
     path = models.CharField(max_length=1024, blank=True, default="", help_text="Folder or archive, once done.")
     error = models.TextField(blank=True, default="")
+    # The dataset_export Job that writes it (progress, log, heartbeat, retry); none for a CLI export, which
+    # runs in the foreground.
+    job = models.OneToOneField("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="export")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

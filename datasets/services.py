@@ -1,15 +1,18 @@
-"""Writes for datasets: create a dataset, snapshot it into an immutable version."""
+"""Writes for datasets: create a dataset, snapshot it into an immutable version, request an export."""
 
 import hashlib
 import json
 from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from backend.core.exceptions import ApplicationError
-from datasets.models import DEFAULT_SPLITS, Dataset, DatasetItem, DatasetVersion
+from backend.jobs.services import job_create
+from datasets.models import DEFAULT_SPLITS, Dataset, DatasetItem, DatasetVersion, Export
 from datasets.selection import Choice, selected
 from datasets.splits import assign_splits, group_hash, split_report, validate_shares
 
@@ -82,6 +85,15 @@ def dataset_version_start(*, dataset: Dataset, author=None, note: str = "") -> D
     return DatasetVersion.objects.create(dataset=dataset, number=number, parent=parent, author=author, note=note)
 
 
+@transaction.atomic
+def dataset_version_snapshot(*, dataset: Dataset, author=None, note: str = "") -> DatasetVersion:
+    """Reserve the next version and queue the `dataset_version_build` job (queue io) that fills it."""
+    version = dataset_version_start(dataset=dataset, author=author, note=note)
+    job_create(kind="dataset_version_build", params={"version_id": version.pk, "dataset_id": dataset.pk},
+               created_by=author)
+    return version
+
+
 def dataset_version_build(*, version: DatasetVersion) -> DatasetVersion:
     """Fill a reserved version in one transaction. On any failure the version row is removed too."""
     try:
@@ -145,3 +157,20 @@ def dataset_versions_abandoned_delete(*, older_than: timedelta = timedelta(hours
     cutoff = timezone.now() - older_than
     deleted, _ = DatasetVersion.objects.filter(status=DatasetVersion.Status.BUILDING, created_at__lt=cutoff).delete()
     return deleted
+
+
+@transaction.atomic
+def export_request(*, version: DatasetVersion, fmt: str, requested_by=None) -> Export:
+    """Queue a `dataset_export` job (queue io) that writes the version as a .tar.gz under FLAWMAP_EXPORT_DIR."""
+    from datasets.exporters import EXPORTERS
+
+    if fmt not in EXPORTERS:
+        raise ApplicationError(f"unknown export format {fmt!r}; known: {', '.join(sorted(EXPORTERS))}")
+    if version.status != DatasetVersion.Status.READY:
+        raise ApplicationError(f"{version} is still {version.status}; export it once it is ready")
+    export = Export.objects.create(version=version, format=fmt, requested_by=requested_by)
+    name = f"{version.dataset.name}-v{version.number}-{fmt}-{export.pk}.tar.gz"
+    export.job, _ = job_create(kind="dataset_export", created_by=requested_by, params={
+        "export_id": export.pk, "out": str(Path(settings.FLAWMAP_EXPORT_DIR) / name)})
+    export.save(update_fields=["job"])
+    return export

@@ -127,3 +127,12 @@ def unlabelled_image_ids(*, campaign: Campaign, limit: int | None = None) -> lis
         qs = qs.filter(generator_id=campaign.generator_id)
     ids = qs.order_by("created_at", "id").values_list("id", flat=True)
     return list(ids if limit is None else ids[:limit])
+
+
+def campaign_push_enqueue(*, campaign: Campaign, image_ids: list[int], created_by=None):
+    """Queue a `labelstudio_push` job (queue io) for these images; returns the Job."""
+    from backend.jobs.services import job_create
+
+    job, _ = job_create(kind="labelstudio_push", params={"campaign_id": campaign.pk, "image_ids": list(image_ids)},
+                        campaign=campaign, created_by=created_by)
+    return job

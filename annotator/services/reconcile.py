@@ -87,3 +87,12 @@ def campaign_reconcile(*, campaign: Campaign) -> ReconcileReport:
     Campaign.objects.filter(pk=campaign.pk).update(reconciled_until=newest)
     campaign.reconciled_until = newest
     return report
+
+
+def campaign_reconcile_enqueue(*, campaign, created_by=None):
+    """Queue a `labelstudio_reconcile` job (queue io); while one is queued or running, that one is returned."""
+    from backend.jobs.services import job_create
+
+    job, _ = job_create(kind="labelstudio_reconcile", params={"campaign_id": campaign.pk}, campaign=campaign,
+                        created_by=created_by, dedupe_key=f"reconcile:campaign:{campaign.pk}")
+    return job

@@ -21,17 +21,20 @@ class JobKind:
     queue: str
     run: Callable
     max_attempts: int
+    # Called (with the Job) when the reaper fails an attempt that gets no retry, so a row the job was
+    # writing (an export, a dataset version) is not left saying "running" or "building" for ever.
+    on_lost: Callable | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def job_handler(name: str, *, queue: str = "default", max_attempts: int = 2):
+def job_handler(name: str, *, queue: str = "default", max_attempts: int = 2, on_lost: Callable | None = None):
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
 
     def register(fn: Callable) -> Callable:
-        _KINDS[name] = JobKind(name=name, queue=queue, run=fn, max_attempts=max_attempts)
+        _KINDS[name] = JobKind(name=name, queue=queue, run=fn, max_attempts=max_attempts, on_lost=on_lost)
         return fn
 
     return register

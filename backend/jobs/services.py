@@ -147,4 +147,21 @@ def jobs_reap_stale(*, timeout_seconds: int | None = None) -> list[int]:
                     created_by=job.created_by, campaign=job.campaign,
                 )
                 _enqueue(retry)
+            else:
+                _lost_for_good(job)
     return reaped
+
+
+def _lost_for_good(job: Job) -> None:
+    """Let the job's kind close what it was writing; a failing hook must not stop the reaper."""
+    try:
+        on_lost = job_kind(job.kind).on_lost
+    except KeyError:  # a kind no longer registered: nothing to close
+        return
+    if on_lost is None:
+        return
+    try:
+        with transaction.atomic():
+            on_lost(job)
+    except Exception:  # noqa: BLE001
+        logger.exception("job %s (%s): on_lost failed", job.pk, job.kind)

@@ -8,6 +8,8 @@ from django.core.management.base import CommandError
 
 from annotator.client import ls_client
 from annotator.models import Campaign, CampaignTask
+from backend.jobs.models import Job
+from backend.jobs.services import job_run
 from tests.conftest import png_bytes
 from tests.factories import GeneratorFactory, make_image
 
@@ -35,12 +37,22 @@ def test_campaign_create_provisions_and_push_queues(ls, admin_client, viewer_cli
     unlabelled = [make_image(data=png_bytes(seed=i), generator=gen) for i in range(3)]
     with django_capture_on_commit_callbacks(execute=True):  # eager Celery: the push runs here
         r = admin_client.post(f"/api/campaigns/{body['id']}/push", {"unlabelled": 10}, format="json")
-    assert r.status_code == 202 and r.json() == {"queued": 3}
+    assert r.status_code == 202 and r.json()["queued"] == 3
+    push = admin_client.get(f"/api/jobs/{r.json()['job']}/").json()
+    assert (push["kind"], push["queue"], push["status"], push["campaign"]) == ("labelstudio_push", "io", "succeeded",
+                                                                               body["id"])
+    assert push["result"]["pushed"] == 3
     assert set(CampaignTask.objects.values_list("image_id", flat=True)) == {im.pk for im in unlabelled}
     r = admin_client.post(f"/api/campaigns/{body['id']}/push", {"image_ids": [999999]}, format="json")
     assert r.status_code == 400 and "unknown image id" in r.json()["detail"]
     r = admin_client.post(f"/api/campaigns/{body['id']}/push", {}, format="json")
     assert r.status_code == 400
+    # an on-demand reconcile is a job; asking again while it is queued gives the same job
+    first = admin_client.post(f"/api/campaigns/{body['id']}/reconcile")
+    again = admin_client.post(f"/api/campaigns/{body['id']}/reconcile")
+    assert first.status_code == again.status_code == 202 and first.json()["job"] == again.json()["job"]
+    assert job_run(job_id=first.json()["job"]) == "succeeded"  # what the io worker does with it
+    assert Job.objects.get(pk=first.json()["job"]).result["failed"] == 0
 
 
 def test_sync_and_reconcile_commands(ls):

@@ -90,6 +90,9 @@ def test_export_api_builds_a_downloadable_archive(admin_client, annotator_client
     assert r.status_code == 202
     export = admin_client.get(f"/api/exports/{r.json()['id']}/").json()
     assert export["status"] == "done" and export["download_url"]
+    job = admin_client.get(f"/api/jobs/{export['job']}/").json()
+    assert (job["kind"], job["queue"], job["status"], job["result"]["status"]) == ("dataset_export", "io",
+                                                                                   "succeeded", "done")
     download = admin_client.get(export["download_url"])
     with tarfile.open(fileobj=io.BytesIO(b"".join(download.streaming_content)), mode="r:gz") as tar:
         names = tar.getnames()

@@ -101,6 +101,8 @@ def test_api_snapshot_diff_and_immutability(admin_client, annotator_client, anno
         r = admin_client.post(f"/api/datasets/{ds}/versions/", {"note": "first"}, format="json")
     assert r.status_code == 202 and r.json()["status"] == "building"
     assert admin_client.get(f"/api/datasets/{ds}/versions/1/").json()["status"] == "ready"
+    [build] = admin_client.get("/api/jobs/?kind=dataset_version_build").json()["results"]
+    assert (build["status"], build["queue"], build["result"]["number"]) == ("succeeded", "io", 1)
 
     c = labelled_image(annotator_user, seed=3)
     annotation_create(image=b, user=annotator_user, no_artifacts=True)  # relabel b
