@@ -1,6 +1,6 @@
 """Active-learning simulation and few-shot adaptation on the synthetic set (tiny config, CPU, fixed seeds).
 
-    .venv/bin/python bench/active_learning.py [--n 240] [--start 16] [--k 24] [--rounds 2] [--iters 400]
+    .venv/bin/python bench/active_learning.py [--n 240] [--start 16] [--k 24] [--rounds 4] [--iters 400]
                                               [--seeds 2] [--strategies random uncertainty diversity [par ...]]
 
 Active learning: the ground-truth masks stand in for labellers. For each seed, every strategy starts from the
@@ -244,7 +244,9 @@ def main() -> int:
                              "the synthetic set's)")
     parser.add_argument("--start", type=int, default=16)
     parser.add_argument("--k", type=int, default=24)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="rounds of k labels after the start (default 4, up to 112 labels: at 2 rounds, 64 "
+                             "labels, every curve was still in its steep part, where no choice of images saves much)")
     parser.add_argument("--iters", type=int, default=400,
                         help="fine-tuning iterations per round (default 400: at 150 every strategy's curve "
                              "followed the training iterations, not the labels)")
