@@ -89,7 +89,7 @@ def campaign_reconcile(*, campaign: Campaign) -> ReconcileReport:
     return report
 
 
-def campaign_reconcile_enqueue(*, campaign, created_by=None):
+def campaign_reconcile_enqueue(*, campaign: Campaign, created_by=None):
     """Queue a `labelstudio_reconcile` job (queue io); while one is queued or running, that one is returned."""
     from backend.jobs.services import job_create
 
