@@ -11,8 +11,9 @@ from backend.core.roles import Role
 from backend.images.selectors import image_get
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.selectors import model_production_get
-from backend.quality.models import FixJob
-from backend.quality.selectors import GROUP_BY, SOURCES, best_of_n, best_of_n_grouped, generator_leaderboard
+from backend.quality.selectors import (
+    GROUP_BY, SOURCES, best_of_n, best_of_n_grouped, fix_job_get, generator_leaderboard,
+)
 from backend.quality.services import fix_job_request
 
 PAR_SOURCES_NOTE = (
@@ -159,13 +160,12 @@ class ImageFixApi(APIView):
         data.is_valid(raise_exception=True)
         job = fix_job_request(image=image, requested_by=request.user, **data.validated_data)
         # Without a broker the job has already run, in-process, on commit: read its state afresh.
-        job = FixJob.objects.select_related("model_version", "job__retry").get(pk=job.pk)
+        job = fix_job_get(fix_job_id=job.pk)
         return Response(FixJobOutputSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class FixJobDetailApi(APIView):
     @extend_schema(responses=FixJobOutputSerializer)
     def get(self, request, job_id: int):
-        job = get_or_404(FixJob.objects.select_related("model_version", "job__retry").filter(pk=job_id).first(),
-                         "fix job")
+        job = get_or_404(fix_job_get(fix_job_id=job_id), "fix job")
         return Response(FixJobOutputSerializer(job, context={"request": request}).data)

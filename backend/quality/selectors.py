@@ -1,4 +1,4 @@
-"""Reads for the quality tools: best-of-N picks and the generator leaderboard."""
+"""Reads for the quality tools: best-of-N picks, the generator leaderboard, fix jobs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage
 from backend.images.selectors import image_list
 from backend.quality.leaderboard import BOOTSTRAP_RESAMPLES, bootstrap_mean_ci, par_summary
+from backend.quality.models import FixJob
 
 SOURCES = ("human", "model")
 GROUP_BY = ("prompt",)
@@ -127,3 +128,8 @@ def generator_leaderboard(*, source: str, task: str | None = None, model_version
         row["rank"] = rank
     return {"source": source, "task": task, "resamples": BOOTSTRAP_RESAMPLES, "confidence": 0.95,
             "rows": rows, "generators": overall}
+
+
+def fix_job_get(*, fix_job_id: int) -> FixJob | None:
+    """A fix job with what its output reads: the model version and its Job's retry (the newest attempt)."""
+    return FixJob.objects.select_related("model_version", "job__retry").filter(pk=fix_job_id).first()

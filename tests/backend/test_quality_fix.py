@@ -1,9 +1,7 @@
 import io
-from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.utils import timezone
 from PIL import Image
 
 from backend.annotations.models import Annotation
@@ -15,6 +13,7 @@ from backend.jobs.services import job_run, jobs_reap_stale
 from backend.quality.models import FixJob
 from backend.quality.services import fix_job_request
 from ml.rectify import dilate
+from tests.backend.jobs.helpers import worker_killed
 from tests.backend.storage_checks import assert_storage_matches_tables
 from tests.factories import GeneratorFactory, make_image
 
@@ -144,18 +143,12 @@ def test_a_fix_that_breaks_fails_its_job_with_the_error_and_is_not_retried(
     assert (body["status"], body["error"], body["result"]) == ("failed", "RuntimeError: inpainter exploded", None)
 
 
-def _worker_killed_mid_fix(fix: FixJob) -> None:
-    """What a worker killed while fixing leaves behind: a running job whose heartbeat stopped."""
-    Job.objects.filter(pk=fix.job_id).update(status="running", started_at=timezone.now(),
-                                             heartbeat_at=timezone.now() - timedelta(minutes=10))
-
-
 def test_a_fix_whose_worker_dies_is_retried_and_then_done(production_segmenter, settings, annotator_client,
                                                           django_capture_on_commit_callbacks):
     settings.FLAWMAP_FIX_WORKING_SIZE = 64
     source = make_image(data=noise_png(seed=2))
     fix = fix_job_request(image=source)  # its enqueue never fires: the "worker" takes it and dies
-    _worker_killed_mid_fix(fix)
+    worker_killed(fix.job_id)
     assert annotator_client.get(f"/api/quality/fixes/{fix.pk}/").json()["status"] == "running"
     with django_capture_on_commit_callbacks(execute=True):  # the retry runs when the reaper commits
         assert jobs_reap_stale(timeout_seconds=60) == [fix.job_id]
@@ -167,8 +160,7 @@ def test_a_fix_whose_worker_dies_is_retried_and_then_done(production_segmenter, 
 
 def test_a_fix_whose_last_attempt_is_lost_reads_failed_with_the_reason(production_segmenter, annotator_client):
     fix = fix_job_request(image=make_image(data=noise_png(seed=3)))
-    Job.objects.filter(pk=fix.job_id).update(attempt=2)  # no attempt left after this one
-    _worker_killed_mid_fix(fix)
+    worker_killed(fix.job_id, last_attempt=True)
     assert jobs_reap_stale(timeout_seconds=60) == [fix.job_id]
     body = annotator_client.get(f"/api/quality/fixes/{fix.pk}/").json()
     assert body["status"] == "failed" and "no heartbeat" in body["error"] and body["finished_at"]

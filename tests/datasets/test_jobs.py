@@ -1,25 +1,16 @@
 """Dataset builds and exports run as Jobs: a worker lost for good leaves neither a version "building" nor an
 export "running" for ever, and an export whose worker died is finished by the retry."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from backend.jobs.models import Job
 from backend.jobs.services import jobs_reap_stale
 from datasets.models import DatasetVersion, Export
 from datasets.services import dataset_create, dataset_version_snapshot, export_request
+from tests.backend.jobs.helpers import worker_killed
 from tests.datasets.helpers import labelled_image
 
 pytestmark = pytest.mark.django_db
-
-
-def _worker_killed(job: Job, *, last_attempt: bool) -> None:
-    """What a worker killed mid-job leaves: a running job whose heartbeat stopped."""
-    Job.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now(),
-                                         heartbeat_at=timezone.now() - timedelta(minutes=10),
-                                         attempt=job.max_attempts if last_attempt else 1)
 
 
 def _ready_version(name: str, annotator_user, django_capture_on_commit_callbacks) -> DatasetVersion:
@@ -36,7 +27,7 @@ def test_a_build_lost_for_good_removes_the_reserved_version(annotator_user):
     version = dataset_version_snapshot(dataset=dataset_create(name="lost"))  # queued: no commit in this test
     job = Job.objects.get(kind="dataset_version_build")
     assert job.params["version_id"] == version.pk and version.status == "building"
-    _worker_killed(job, last_attempt=True)
+    worker_killed(job.pk, last_attempt=True)
     assert jobs_reap_stale(timeout_seconds=60) == [job.pk]
     assert not DatasetVersion.objects.filter(pk=version.pk).exists()
     assert not Job.objects.filter(retry_of=job).exists()
@@ -47,7 +38,7 @@ def test_an_export_lost_for_good_reads_failed_with_the_reason(annotator_user, ad
     settings.FLAWMAP_EXPORT_DIR = str(tmp_path / "exports")
     version = _ready_version("exp", annotator_user, django_capture_on_commit_callbacks)
     export = export_request(version=version, fmt="pal4vst")  # queued: no commit
-    _worker_killed(export.job, last_attempt=True)
+    worker_killed(export.job_id, last_attempt=True)
     assert jobs_reap_stale(timeout_seconds=60) == [export.job_id]
     body = admin_client.get(f"/api/exports/{export.pk}/").json()
     assert body["status"] == "failed" and "no heartbeat" in body["error"] and body["finished_at"]
@@ -59,7 +50,7 @@ def test_an_export_whose_worker_died_is_finished_by_the_retry(annotator_user, ad
     settings.FLAWMAP_EXPORT_DIR = str(tmp_path / "exports")
     version = _ready_version("exp2", annotator_user, django_capture_on_commit_callbacks)
     export = export_request(version=version, fmt="coco")
-    _worker_killed(export.job, last_attempt=False)
+    worker_killed(export.job_id)
     with django_capture_on_commit_callbacks(execute=True):  # the retry runs when the reaper commits
         jobs_reap_stale(timeout_seconds=60)
     export.refresh_from_db()
