@@ -155,8 +155,18 @@ class ExportOutputSerializer(serializers.Serializer):
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-    job = serializers.IntegerField(source="job_id", allow_null=True, help_text="The dataset_export Job (progress, log).")
+    job = serializers.SerializerMethodField(help_text="The newest attempt of the dataset_export Job (progress, log); "
+                                            "null for a CLI export.")
+    job_url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
+
+    def get_job(self, obj) -> int | None:
+        return obj.job.newest_attempt.pk if obj.job_id else None
+
+    def get_job_url(self, obj) -> str | None:
+        if not obj.job_id:
+            return None
+        return reverse("job-detail", kwargs={"job_id": obj.job.newest_attempt.pk}, request=self.context.get("request"))
 
     def get_download_url(self, obj) -> str | None:
         if obj.status != Export.Status.DONE:

@@ -61,3 +61,12 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def newest_attempt(self) -> "Job":
+        """The last retry of this attempt (itself when none): the reaper's retry of a lost attempt is a new
+        row, so a fix or an export that keeps its first Job reads its state here."""
+        job = self
+        while getattr(job, "retry", None) is not None:
+            job = job.retry
+        return job

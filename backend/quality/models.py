@@ -42,10 +42,7 @@ class FixJob(models.Model):
     @property
     def attempt(self) -> Job:
         """The newest attempt: the reaper's retry of a lost attempt is a new Job row (`retry_of` the old)."""
-        job = self.job
-        while getattr(job, "retry", None) is not None:
-            job = job.retry
-        return job
+        return self.job.newest_attempt
 
     @property
     def status(self) -> str:

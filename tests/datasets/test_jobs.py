@@ -54,8 +54,11 @@ def test_an_export_whose_worker_died_is_finished_by_the_retry(annotator_user, ad
     with django_capture_on_commit_callbacks(execute=True):  # the retry runs when the reaper commits
         jobs_reap_stale(timeout_seconds=60)
     export.refresh_from_db()
-    assert export.status == Export.Status.DONE and Job.objects.get(retry_of=export.job).status == "succeeded"
-    assert admin_client.get(f"/api/exports/{export.pk}/").json()["download_url"]
+    retry = Job.objects.get(retry_of=export.job)
+    assert export.status == Export.Status.DONE and retry.status == "succeeded"
+    body = admin_client.get(f"/api/exports/{export.pk}/").json()
+    # The export names the attempt that did the work, not the lost one it still keeps.
+    assert body["download_url"] and body["job"] == retry.pk and body["job_url"].endswith(f"/api/jobs/{retry.pk}/")
 
 
 def test_export_request_refuses_an_unknown_format_and_stores_nothing(annotator_user,
