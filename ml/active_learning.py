@@ -7,6 +7,8 @@ uncertainty, so the order comes from here.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 STRATEGIES = ("uncertainty", "margin", "par", "diversity", "random", "mix")
@@ -56,14 +58,35 @@ def by_random(n: int, k: int, *, seed: int = 0) -> list[int]:
     return [int(i) for i in np.random.default_rng(seed).permutation(n)[:k]]
 
 
-def mix(entropy: np.ndarray, features: np.ndarray | None, k: int, *, pool_factor: int = 3, seed: int = 0) -> list[int]:
-    """Uncertain *and* diverse: the k·pool_factor most uncertain candidates, then k-center greedy among them
-    (uncertainty alone tends to pick near-duplicates of the same hard case)."""
-    pool = by_uncertainty(entropy, k * pool_factor)
-    if features is None or len(pool) <= k:
-        return pool[:k]
-    picked = k_center_greedy(np.asarray(features)[pool], k, seed=seed)
-    return [pool[i] for i in picked]
+def mix(entropy: np.ndarray, features: np.ndarray | None, k: int, *, seed: int = 0) -> list[int]:
+    """Uncertain *and* representative: k-means splits the candidates into k clusters on their features and
+    each cluster gives its most uncertain member; the batch is ordered most uncertain first.
+
+    Why not uncertainty alone: it piles a batch onto whatever the model finds hardest. On the synthetic pool
+    (crops of 8 photos) its 112 picks took 80 crops of two photos and 2 of another, and scored below random.
+    Why not k-center greedy among the most uncertain (this function's first form): k-center seeks the
+    farthest points, i.e. outliers, and a pre-filter by uncertainty has already lost the coverage.
+    k-means follows the pool's density, so big groups of similar images get more picks, as they would at
+    random, but each pick is the one the model is least sure of (Zhdanov, "Diverse mini-batch active
+    learning", 2019, without its pre-filter). Without features it is uncertainty."""
+    entropy = np.asarray(entropy, float)
+    n = len(entropy)
+    if features is None or n <= k:
+        return by_uncertainty(entropy, k)
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    x = np.asarray(features, np.float64)
+    x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
+    with warnings.catch_warnings():  # fewer distinct points than k: handled below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clusters = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(x)
+    picked = [int(members[np.argmax(entropy[members])]) for c in range(k)
+              if len(members := np.flatnonzero(clusters == c))]
+    # Identical feature vectors can leave clusters empty: fill the batch with the next most uncertain.
+    rest = [i for i in by_uncertainty(entropy, n) if i not in set(picked)]
+    picked += rest[: k - len(picked)]
+    return sorted(picked, key=lambda i: (-entropy[i], i))
 
 
 def select(strategy: str, *, k: int, entropy=None, margin=None, par=None, features=None, labelled_features=None,
