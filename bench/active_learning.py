@@ -1,7 +1,7 @@
 """Active-learning simulation and few-shot adaptation on the synthetic set (tiny config, CPU, fixed seeds).
 
     .venv/bin/python bench/active_learning.py [--n 240] [--start 16] [--k 24] [--rounds 4] [--iters 400]
-                                              [--seeds 2] [--strategies random uncertainty diversity [par ...]]
+                                              [--seeds 2] [--strategies random uncertainty diversity mix [par ...]]
 
 Active learning: the ground-truth masks stand in for labellers. For each seed, every strategy starts from the
 same random `--start` labelled images; each round fine-tunes the previous round's model on the labelled
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-STRATEGIES = ("random", "uncertainty", "diversity")
+STRATEGIES = ("random", "uncertainty", "diversity", "mix")
 FEW_SHOT_ITERS = 600  # backend/config/settings/ml.py FLAWMAP_FEWSHOT_MAX_ITERS default
 FEW_SHOT_REPLAY = 90  # ... and FLAWMAP_FEWSHOT_REPLAY_IMAGES default
 
