@@ -84,7 +84,8 @@ def mix(entropy: np.ndarray, features: np.ndarray | None, k: int, *, seed: int =
     picked = [int(members[np.argmax(entropy[members])]) for c in range(k)
               if len(members := np.flatnonzero(clusters == c))]
     # Identical feature vectors can leave clusters empty: fill the batch with the next most uncertain.
-    rest = [i for i in by_uncertainty(entropy, n) if i not in set(picked)]
+    chosen = set(picked)
+    rest = [i for i in by_uncertainty(entropy, n) if i not in chosen]
     picked += rest[: k - len(picked)]
     return sorted(picked, key=lambda i: (-entropy[i], i))
 
