@@ -198,7 +198,8 @@ class DatasetVersionExportApi(APIView):
 class ExportDetailApi(APIView):
     @extend_schema(responses=ExportOutputSerializer)
     def get(self, request, export_id: int):
-        export = get_or_404(Export.objects.select_related("version__dataset", "job__retry").filter(pk=export_id).first(), "export")
+        export = Export.objects.select_related("version__dataset", "job__retry").filter(pk=export_id).first()
+        export = get_or_404(export, "export")
         return Response(ExportOutputSerializer(export, context={"request": request}).data)
 
 
