@@ -1,15 +1,17 @@
 """Active-learning simulation and few-shot adaptation on the synthetic set (tiny config, CPU, fixed seeds).
 
     .venv/bin/python bench/active_learning.py [--n 240] [--start 16] [--k 24] [--rounds 4] [--iters 400]
-                                              [--seeds 2] [--strategies random uncertainty diversity mix [par ...]]
+                                              [--fine-tune-from previous|start] [--seeds 2]
+                                              [--strategies random uncertainty diversity mix [par ...]]
 
 Active learning: the ground-truth masks stand in for labellers. For each seed, every strategy starts from the
-same random `--start` labelled images; each round fine-tunes the previous round's model on the labelled
-images, scores a fixed test set (`--test-n` images generated apart from the pool, the same for every
-strategy), predicts the unlabelled pool and takes the next k by the strategy. It prints artifact IoU per round
-per strategy (per seed and averaged over the seeds) and how many labels each strategy needed to reach
-random's final IoU on the averaged curves (linear interpolation between rounds). Target: the best strategy
-needs ≤ 60 % of random's labels.
+same random `--start` labelled images; each round fine-tunes the previous round's model (or, with
+`--fine-tune-from start`, the round-0 model: the same training behind every point) on the labelled images,
+scores a fixed test set (`--test-n` images generated apart from the pool, the same for every strategy),
+predicts the unlabelled pool and takes the next k by the strategy. It prints artifact IoU per round per
+strategy (per seed and averaged over the seeds) and how many labels each strategy needed to reach random's
+final IoU on the averaged curves (linear interpolation between rounds). Target: the best strategy needs
+≤ 60 % of random's labels.
 
 Few-shot: a base model trained on every artifact kind but `--new-kind` is scored on a "new generator" whose
 images carry only that kind, before and after fine-tuning on 10 of its labelled images with the onboarding
@@ -149,8 +151,11 @@ def simulate(args, tmp: Path, seed: int) -> dict[str, list[tuple[int, float]]]:
             if r == 0 and first is not None:
                 checkpoint, iou = first
             else:
+                # "previous": the product's loop (fine-tune the model of the round before). "start": every round
+                # fine-tunes the round-0 model, so every point of every curve had the same training.
+                init = first[0] if first is not None and args.fine_tune_from == "start" else checkpoint
                 checkpoint, iou = run_round(tmp / f"al-{strategy}-{seed}-{r}", labelled, val, test,
-                                            iters=args.iters, init=checkpoint, seed=seed)
+                                            iters=args.iters, init=init, seed=seed)
                 first = first or (checkpoint, iou)
             curve.append((len(labelled), iou))
             log(f"seed {seed} {strategy:11s} round {r}: {len(labelled):3d} labels -> test artifact IoU {iou:.3f} "
@@ -184,7 +189,8 @@ def active_learning(args, tmp: Path) -> dict:
     log("per seed: " + "; ".join(f"seed {seed} " + ", ".join(
         f"{s} {r:.0%}" if r is not None else f"{s} not reached" for s, r in ratios_.items() if s != "random")
         for seed, ratios_ in per_seed_ratios.items()))
-    return {"seeds": list(per_seed), "test_images": args.test_n, "clean_fraction": args.clean_fraction,
+    return {"seeds": list(per_seed), "iters_per_round": args.iters, "fine_tune_from": args.fine_tune_from,
+            "test_images": args.test_n, "clean_fraction": args.clean_fraction,
             "curves_per_seed": {str(seed): c for seed, c in per_seed.items()}, "curves": mean,
             "random_final_IoU": target, "labels_to_reach_random_final": needed, "ratio_to_random": ratios,
             "ratio_to_random_per_seed": per_seed_ratios, "best_ratio": best, "target_ratio": 0.6,
@@ -250,6 +256,10 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=400,
                         help="fine-tuning iterations per round (default 400: at 150 every strategy's curve "
                              "followed the training iterations, not the labels)")
+    parser.add_argument("--fine-tune-from", choices=["previous", "start"], default="previous",
+                        help="each round fine-tunes the previous round's model (default: what retraining does) or "
+                             "the round-0 model ('start': the same training for every point, so a curve follows "
+                             "the labels alone and not the rounds of training before them)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds to average the curves over (seed, seed+1, ...)")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
                         help=f"random first (the baseline); default {' '.join(STRATEGIES)}")
