@@ -171,30 +171,71 @@ def simulate(args, tmp: Path, seed: int) -> dict[str, list[tuple[int, float]]]:
 
 def active_learning(args, tmp: Path) -> dict:
     per_seed = {seed: simulate(args, tmp, seed) for seed in range(args.seed, args.seed + args.seeds)}
+    return summarize(per_seed, args.strategies, {"iters_per_round": args.iters, "fine_tune_from": args.fine_tune_from,
+                                                 "test_images": args.test_n, "clean_fraction": args.clean_fraction})
+
+
+def summarize(per_seed: dict[int, dict[str, list[tuple[int, float]]]], strategies: list[str], settings: dict) -> dict:
+    """Mean curves over the seeds, labels to reach random's final IoU on them, and the same seed by seed."""
     mean = {s: [(n, round(sum(per_seed[seed][s][r][1] for seed in per_seed) / len(per_seed), 4))
-                for r, (n, _) in enumerate(next(iter(per_seed.values()))[s])] for s in args.strategies}
+                for r, (n, _) in enumerate(next(iter(per_seed.values()))[s])] for s in strategies}
     target = mean["random"][-1][1]
     needed = {s: labels_to_reach(c, target) for s, c in mean.items()}
     ratios = ratios_to_random(mean)
     best = min((r for s, r in ratios.items() if s != "random" and r is not None), default=None)
-    table = ["labels | " + " | ".join(args.strategies)]
+    table = ["labels | " + " | ".join(strategies)]
     for r, (n, _) in enumerate(mean["random"]):
-        table.append(f"{n:6d} | " + " | ".join(f"{mean[s][r][1]:.3f}" for s in args.strategies))
+        table.append(f"{n:6d} | " + " | ".join(f"{mean[s][r][1]:.3f}" for s in strategies))
     log("mean test artifact IoU over seeds:\n  " + "\n  ".join(table))
     log("labels to reach random's final IoU: " + ", ".join(
         f"{s} {needed[s]:.1f} ({ratios[s]:.0%})" if needed[s] is not None else f"{s} not reached"
-        for s in args.strategies) + f"; best ratio {best} (target <= 0.6)")
+        for s in strategies) + f"; best ratio {best} (target <= 0.6)")
     # The same ratio seed by seed (each against its own random curve): how far one seed's answer can be trusted.
     per_seed_ratios = {str(seed): ratios_to_random(curves) for seed, curves in per_seed.items()}
     log("per seed: " + "; ".join(f"seed {seed} " + ", ".join(
         f"{s} {r:.0%}" if r is not None else f"{s} not reached" for s, r in ratios_.items() if s != "random")
         for seed, ratios_ in per_seed_ratios.items()))
-    return {"seeds": list(per_seed), "iters_per_round": args.iters, "fine_tune_from": args.fine_tune_from,
-            "test_images": args.test_n, "clean_fraction": args.clean_fraction,
+    return {"seeds": list(per_seed), **settings,
             "curves_per_seed": {str(seed): c for seed, c in per_seed.items()}, "curves": mean,
             "random_final_IoU": target, "labels_to_reach_random_final": needed, "ratio_to_random": ratios,
             "ratio_to_random_per_seed": per_seed_ratios, "best_ratio": best, "target_ratio": 0.6,
             "pass": best is not None and best <= 0.6}
+
+
+POOLED_SETTINGS = ("iters_per_round", "fine_tune_from", "test_images", "clean_fraction")
+
+
+def pooled(paths: list[Path]) -> dict:
+    """The summary over the seeds of several runs' JSON (each seed's curves are deterministic, so runs of one
+    seed at a time pool into the figure one run of all of them would print). Raises ValueError naming the file
+    when it is not this bench's output, repeats a seed, or was run with other settings or label counts."""
+    per_seed: dict[int, dict[str, list[tuple[int, float]]]] = {}
+    settings, strategies, where = None, None, {}
+    for path in paths:
+        try:
+            part = json.loads(path.read_text())["active_learning"]
+            runs = {int(seed): {s: [(int(n), float(v)) for n, v in c] for s, c in curves.items()}
+                    for seed, curves in part["curves_per_seed"].items()}
+            these = {key: part[key] for key in POOLED_SETTINGS}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not an active-learning result of this bench ({exc!r})") from None
+        if settings is not None and these != settings:
+            raise ValueError(f"{path}: run with {these}, but {paths[0]} with {settings}")
+        settings = these
+        for seed, curves in runs.items():
+            if seed in where:
+                raise ValueError(f"{path}: seed {seed} is also in {where[seed]}")
+            where[seed] = path
+            strategies = set(curves) if strategies is None else strategies & set(curves)
+        per_seed.update(runs)
+    if not strategies or "random" not in strategies:
+        raise ValueError("the files share no curves with random in them")
+    names = ["random", *sorted(strategies - {"random"})]
+    labels = {tuple(n for n, _ in per_seed[seed]["random"]) for seed in per_seed}
+    if len(labels) != 1:
+        raise ValueError(f"the runs have different label counts per round: {sorted(labels)}")
+    log(f"pooled seeds {sorted(per_seed)} from {len(paths)} file(s); strategies in all of them: {', '.join(names)}")
+    return summarize({seed: {s: per_seed[seed][s] for s in names} for seed in sorted(per_seed)}, names, settings)
 
 
 def few_shot(args, tmp: Path) -> dict:
@@ -278,7 +319,17 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", choices=["al", "few-shot"], action="append", default=[])
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--pool", nargs="+", type=Path, metavar="JSON",
+                        help="run nothing: pool the seeds of earlier runs' JSON output (one seed per run, say) "
+                             "and print their summary as one run of all those seeds would")
     args = parser.parse_args()
+    if args.pool:
+        try:
+            figures = {"active_learning": pooled(args.pool)}
+        except ValueError as exc:
+            parser.error(f"--pool: {exc}")
+        print(json.dumps(figures, indent=2))
+        return 1 if args.strict and not figures["active_learning"]["pass"] else 0
     from ml.active_learning import STRATEGIES as KNOWN
 
     if "random" not in args.strategies or set(args.strategies) - set(KNOWN) or args.seeds < 1:
