@@ -1,12 +1,13 @@
 """Active-learning simulation and few-shot adaptation on the synthetic set (tiny config, CPU, fixed seeds).
 
-    .venv/bin/python bench/active_learning.py [--n 240] [--start 16] [--k 24] [--rounds 4] [--iters 400]
-                                              [--fine-tune-from previous|start] [--seeds 2]
+    .venv/bin/python bench/active_learning.py [--n 240] [--start 16] [--k 24] [--rounds 4] [--iters 600]
+                                              [--fine-tune-from start|previous] [--seeds 2]
                                               [--strategies random uncertainty diversity mix [par ...]]
 
 Active learning: the ground-truth masks stand in for labellers. For each seed, every strategy starts from the
-same random `--start` labelled images; each round fine-tunes the previous round's model (or, with
-`--fine-tune-from start`, the round-0 model: the same training behind every point) on the labelled images,
+same random `--start` labelled images; each round fine-tunes the round-0 model for `--iters` on the labelled
+images (the same training behind every point, so a curve follows the labels alone; `--fine-tune-from previous`
+fine-tunes the round before's model instead, as the product's retraining does),
 scores a fixed test set (`--test-n` images generated apart from the pool, the same for every strategy),
 predicts the unlabelled pool and takes the next k by the strategy. It prints artifact IoU per round per
 strategy (per seed and averaged over the seeds) and how many labels each strategy needed to reach random's
@@ -294,13 +295,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4,
                         help="rounds of k labels after the start (default 4, up to 112 labels: at 2 rounds, 64 "
                              "labels, every curve was still in its steep part, where no choice of images saves much)")
-    parser.add_argument("--iters", type=int, default=400,
-                        help="fine-tuning iterations per round (default 400: at 150 every strategy's curve "
+    parser.add_argument("--iters", type=int, default=600,
+                        help="fine-tuning iterations per round (default 600; at 150 every strategy's curve "
                              "followed the training iterations, not the labels)")
-    parser.add_argument("--fine-tune-from", choices=["previous", "start"], default="previous",
-                        help="each round fine-tunes the previous round's model (default: what retraining does) or "
-                             "the round-0 model ('start': the same training for every point, so a curve follows "
-                             "the labels alone and not the rounds of training before them)")
+    parser.add_argument("--fine-tune-from", choices=["start", "previous"], default="start",
+                        help="each round fine-tunes the round-0 model (default 'start': the same training behind "
+                             "every point, so two points differ in their labels alone, and 'labels to reach random's "
+                             "final IoU' does not also ask for random's extra rounds of training) or the previous "
+                             "round's model ('previous': what the product's retraining does)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds to average the curves over (seed, seed+1, ...)")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
                         help=f"random first (the baseline); default {' '.join(STRATEGIES)}")
