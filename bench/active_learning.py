@@ -207,9 +207,10 @@ POOLED_SETTINGS = ("iters_per_round", "fine_tune_from", "test_images", "clean_fr
 
 
 def pooled(paths: list[Path]) -> dict:
-    """The summary over the seeds of several runs' JSON (each seed's curves are deterministic, so runs of one
-    seed at a time pool into the figure one run of all of them would print). Raises ValueError naming the file
-    when it is not this bench's output, repeats a seed, or was run with other settings or label counts."""
+    """The summary over the seeds of several runs' JSON (a seed's curves repeat on the same machine and thread
+    count, so runs of one seed at a time pool into the figure one run of all of them would print there). Raises
+    ValueError naming the file when it is not this bench's output, repeats a seed, or was run with other
+    settings or label counts."""
     per_seed: dict[int, dict[str, list[tuple[int, float]]]] = {}
     settings, strategies, where = None, None, {}
     for path in paths:
