@@ -170,10 +170,14 @@ def simulate(args, tmp: Path, seed: int) -> dict[str, list[tuple[int, float]]]:
     return curves
 
 
+# The settings a result records (JSON key: argument), and that --pool requires to agree across runs.
+RUN_SETTINGS = {"iters_per_round": "iters", "fine_tune_from": "fine_tune_from", "test_images": "test_n",
+                "clean_fraction": "clean_fraction"}
+
+
 def active_learning(args, tmp: Path) -> dict:
     per_seed = {seed: simulate(args, tmp, seed) for seed in range(args.seed, args.seed + args.seeds)}
-    return summarize(per_seed, args.strategies, {"iters_per_round": args.iters, "fine_tune_from": args.fine_tune_from,
-                                                 "test_images": args.test_n, "clean_fraction": args.clean_fraction})
+    return summarize(per_seed, args.strategies, {key: getattr(args, arg) for key, arg in RUN_SETTINGS.items()})
 
 
 def summarize(per_seed: dict[int, dict[str, list[tuple[int, float]]]], strategies: list[str], settings: dict) -> dict:
@@ -203,9 +207,6 @@ def summarize(per_seed: dict[int, dict[str, list[tuple[int, float]]]], strategie
             "pass": best is not None and best <= 0.6}
 
 
-POOLED_SETTINGS = ("iters_per_round", "fine_tune_from", "test_images", "clean_fraction")
-
-
 def pooled(paths: list[Path]) -> dict:
     """The summary over the seeds of several runs' JSON (a seed's curves repeat on the same machine and thread
     count, so runs of one seed at a time pool into the figure one run of all of them would print there). Raises
@@ -218,7 +219,7 @@ def pooled(paths: list[Path]) -> dict:
             part = json.loads(path.read_text())["active_learning"]
             runs = {int(seed): {s: [(int(n), float(v)) for n, v in c] for s, c in curves.items()}
                     for seed, curves in part["curves_per_seed"].items()}
-            these = {key: part[key] for key in POOLED_SETTINGS}
+            these = {key: part[key] for key in RUN_SETTINGS}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not an active-learning result of this bench ({exc!r})") from None
         if settings is not None and these != settings:
@@ -233,9 +234,12 @@ def pooled(paths: list[Path]) -> dict:
     if not strategies or "random" not in strategies:
         raise ValueError("the files share no curves with random in them")
     names = ["random", *sorted(strategies - {"random"})]
-    labels = {tuple(n for n, _ in per_seed[seed]["random"]) for seed in per_seed}
-    if len(labels) != 1:
-        raise ValueError(f"the runs have different label counts per round: {sorted(labels)}")
+    labels = {seed: [n for n, _ in per_seed[seed]["random"]] for seed in per_seed}
+    first = next(iter(labels))
+    for seed, counts in labels.items():
+        if counts != labels[first]:
+            raise ValueError(f"{where[seed]}: seed {seed} has labels {counts} per round, but seed {first} in "
+                             f"{where[first]} has {labels[first]}")
     log(f"pooled seeds {sorted(per_seed)} from {len(paths)} file(s); strategies in all of them: {', '.join(names)}")
     return summarize({seed: {s: per_seed[seed][s] for s in names} for seed in sorted(per_seed)}, names, settings)
 

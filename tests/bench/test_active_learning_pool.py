@@ -47,6 +47,7 @@ def test_pooled_runs_give_the_mean_curves_and_ratios_of_all_their_seeds(bench, t
 @pytest.mark.parametrize("problem, message", [
     ("same seed", "seed 1 is also in"),
     ("other settings", "run with"),
+    ("other label counts", "has labels"),
     ("not json", "not an active-learning result"),
 ])
 def test_pool_refuses_runs_it_cannot_pool_and_names_the_file(bench, tmp_path, problem, message):
@@ -54,6 +55,8 @@ def test_pool_refuses_runs_it_cannot_pool_and_names_the_file(bench, tmp_path, pr
     first = write_run(tmp_path / "first.json", 1, curves)
     if problem == "same seed":
         second = write_run(tmp_path / "second.json", 1, curves)
+    elif problem == "other label counts":
+        second = write_run(tmp_path / "second.json", 2, {s: [[16, 0.1], [32, 0.2]] for s in curves})
     elif problem == "other settings":
         second = write_run(tmp_path / "second.json", 2, curves, iters_per_round=400)
     else:
