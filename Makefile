@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INSTALLED := $(VENV)/.installed
+# Runtime state (SQLite, blobs, Label Studio, demo data): FLAWMAP_VAR_DIR, as the settings read it.
+VAR := $(or $(FLAWMAP_VAR_DIR),var)
 
 .PHONY: install system-deps demo test serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
 
@@ -27,10 +29,11 @@ system-deps:
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# Embedded defaults: SQLite under var/, blobs under var/media, Celery tasks in-process.
+# Embedded defaults: SQLite under $(VAR)/, blobs under $(VAR)/media, Celery tasks in-process.
+# DEMO_ARGS=--quick: the same path in about a minute (what the test suite runs); --quiet: no progress bars.
 demo: migrate
 	$(PY) scripts/labelstudio.py up
-	$(PY) manage.py demo
+	$(PY) manage.py demo $(DEMO_ARGS)
 
 test: install
 	$(PY) scripts/with_test_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
@@ -53,7 +56,8 @@ worker: install
 	$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO
 
 schema: install
-	$(PY) manage.py spectacular --validate --file var/openapi.yml
+	mkdir -p $(VAR)
+	$(PY) manage.py spectacular --validate --file $(VAR)/openapi.yml
 
 bench: install
 	$(PY) scripts/with_test_services.py -- $(PY) bench/ingest.py
@@ -83,7 +87,7 @@ bench-vlm: install
 
 # The VLM classifier end to end on demo data, offline on the CPU: a vlm-jsonl export of synthetic artifacts,
 # the tiny random-weight base, LoRA training, then the tuned-vs-base table on the test split (~2-4 min).
-VLM_EVAL_DIR ?= var/vlm-eval
+VLM_EVAL_DIR ?= $(VAR)/vlm-eval
 VLM_EVAL_STEPS ?= 400
 vlm-eval: install
 	rm -rf $(VLM_EVAL_DIR) && mkdir -p $(VLM_EVAL_DIR)
@@ -94,7 +98,7 @@ vlm-eval: install
 	$(PY) -m ml.vlm.evaluate --model $(VLM_EVAL_DIR)/tuned --data $(VLM_EVAL_DIR)/data --split test \
 		--device cpu --json $(VLM_EVAL_DIR)/report.json
 
-# Local Label Studio 1.23.2 (own venv .venv-labelstudio) on 127.0.0.1:8089; writes var/labelstudio.env
+# Local Label Studio 1.23.2 (own venv .venv-labelstudio) on 127.0.0.1:8089; writes $(VAR)/labelstudio.env
 labelstudio: $(INSTALLED)
 	$(PY) scripts/labelstudio.py up
 
@@ -105,4 +109,4 @@ labelstudio-status:
 	$(PY) scripts/labelstudio.py status
 
 clean:
-	rm -rf var/media var/flawmap.sqlite3 var/demo
+	rm -rf $(VAR)/media $(VAR)/flawmap.sqlite3 $(VAR)/demo

@@ -1,7 +1,7 @@
 """Where the Label Studio server is and how to authenticate to it.
 
 `scripts/labelstudio.py up` (or `make labelstudio`) starts a local Label Studio and writes
-var/labelstudio.env:
+labelstudio.env in the var folder (FLAWMAP_VAR_DIR, default var/):
 
     LABEL_STUDIO_URL=http://127.0.0.1:8089
     LABEL_STUDIO_API_KEY=<personal access token>
@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ENV_FILE = ROOT / "var" / "labelstudio.env"
+# The same rule as scripts/labelstudio.py, which writes the file: FLAWMAP_LABELSTUDIO_ENV_FILE, else
+# labelstudio.env in FLAWMAP_VAR_DIR (default var/).
+DEFAULT_ENV_FILE = Path(os.environ.get("FLAWMAP_LABELSTUDIO_ENV_FILE")
+                        or Path(os.environ.get("FLAWMAP_VAR_DIR") or ROOT / "var") / "labelstudio.env")
 
 
 def read_env_file(path: str | os.PathLike) -> dict[str, str]:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.annotations.models import MaskLabel
+from backend.core.cli import ProgressCallback
 from backend.core.exceptions import ApplicationError
 from backend.taxonomy.selectors import artifact_class_list
 from datasets.datasheet import datasheet_markdown
@@ -85,8 +86,10 @@ def write_checksums(folder: Path, known: dict[str, str] | None = None) -> None:
                 out.write(f"{known.get(rel) or _sha256_file(path)}  {rel}\n")
 
 
-def export_to_path(*, version: DatasetVersion, fmt: str, out: Path) -> Path:
-    """Export `version` in format `fmt` to folder `out` (or an archive when it ends in .tar.gz / .tar)."""
+def export_to_path(*, version: DatasetVersion, fmt: str, out: Path,
+                   on_progress: ProgressCallback | None = None) -> Path:
+    """Export `version` in format `fmt` to folder `out` (or an archive when it ends in .tar.gz / .tar);
+    `on_progress(items_written, items)` follows the items."""
     if version.status != DatasetVersion.Status.READY:
         raise ApplicationError(f"{version} is not complete")
     try:
@@ -103,7 +106,8 @@ def export_to_path(*, version: DatasetVersion, fmt: str, out: Path) -> Path:
         classes = [(c.code, c.slug, c.name, c.definition) for c in artifact_class_list()]
         context = ExportContext(version=version, out=work, classes=classes)
         try:
-            exporter.write(items=lambda: export_items(version), context=context)
+            exporter.write(items=lambda: _reporting(export_items(version), version.counts.get("items"), on_progress),
+                           context=context)
         finally:
             context.finish()  # every copy done (or its error raised) before anything is published
         manifest = {
@@ -129,10 +133,18 @@ def export_to_path(*, version: DatasetVersion, fmt: str, out: Path) -> Path:
     return out
 
 
-def export_run(*, export: Export, out: Path) -> Export:
+def _reporting(items: Iterator[ExportItem], total: int | None,
+               on_progress: ProgressCallback | None) -> Iterator[ExportItem]:
+    for done, item in enumerate(items, start=1):
+        yield item
+        if on_progress is not None:
+            on_progress(done, total)
+
+
+def export_run(*, export: Export, out: Path, on_progress: ProgressCallback | None = None) -> Export:
     """The Export row says done only after the files are in place; failures are recorded with the reason."""
     try:
-        path = export_to_path(version=export.version, fmt=export.format, out=out)
+        path = export_to_path(version=export.version, fmt=export.format, out=out, on_progress=on_progress)
     except Exception as exc:
         message = exc.message if isinstance(exc, ApplicationError) else f"{exc.__class__.__name__}: {exc}"
         Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, error=message,

@@ -12,7 +12,7 @@ Label Studio pins its own Django and friends, so it lives in its own virtualenv
 development and tests only: it listens on 127.0.0.1, uses SQLite under the data dir and runs
 with `SSRF_PROTECTION_ENABLED=false` so that it may call webhooks on loopback.
 
-Files under the data dir (default var/labelstudio):
+Files under the data dir (default labelstudio/ in FLAWMAP_VAR_DIR, itself var/ by default):
     label_studio.sqlite3, media/, ...   Label Studio's own data (its SECRET_KEY signs the tokens)
     credentials.env   admin login (LABEL_STUDIO_USERNAME / LABEL_STUDIO_PASSWORD), mode 0600
     server.json       pid, port and URL of the running server
@@ -23,12 +23,12 @@ Authentication (Label Studio >= 1.18): legacy `Token` keys are disabled per orga
 POST /api/token/. A PAT is a long-lived JWT *refresh* token: clients exchange it at
 POST /api/token/refresh/ {"refresh": PAT} -> {"access": ...} and send
 `Authorization: Bearer <access>`; this is what `label_studio_sdk.LabelStudio(api_key=PAT)` does.
-The PAT and the server URL go to var/labelstudio.env as LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY.
+The PAT and the server URL go to labelstudio.env beside the data dir as LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY.
 
 Defaults can be changed with FLAWMAP_LABELSTUDIO_PORT, FLAWMAP_LABELSTUDIO_DATA_DIR and
 FLAWMAP_LABELSTUDIO_ENV_FILE; the admin login with LABEL_STUDIO_USERNAME / LABEL_STUDIO_PASSWORD
 (only used when the data dir's user is first created). Functions here are importable (the
-pytest fixture in tests/annotator/conftest.py calls `up`).
+pytest fixture in tests/labelstudio_server.py calls `up`).
 """
 
 from __future__ import annotations
@@ -59,8 +59,10 @@ STAMP = VENV / ".flawmap-installed"
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = int(os.environ.get("FLAWMAP_LABELSTUDIO_PORT") or 8089)
-DEFAULT_DATA_DIR = Path(os.environ.get("FLAWMAP_LABELSTUDIO_DATA_DIR") or ROOT / "var" / "labelstudio")
-DEFAULT_ENV_FILE = Path(os.environ.get("FLAWMAP_LABELSTUDIO_ENV_FILE") or ROOT / "var" / "labelstudio.env")
+# Flawmap's runtime folder (FLAWMAP_VAR_DIR, default var/), like the Django settings'.
+VAR_DIR = Path(os.environ.get("FLAWMAP_VAR_DIR") or ROOT / "var")
+DEFAULT_DATA_DIR = Path(os.environ.get("FLAWMAP_LABELSTUDIO_DATA_DIR") or VAR_DIR / "labelstudio")
+DEFAULT_ENV_FILE = Path(os.environ.get("FLAWMAP_LABELSTUDIO_ENV_FILE") or VAR_DIR / "labelstudio.env")
 DEFAULT_USERNAME = "admin@flawmap.local"
 START_TIMEOUT = 180.0
 TOKEN_CHECK_PATIENCE = 60.0  # seconds of unclear answers before giving up on a token check

@@ -104,6 +104,7 @@ def viewer_client(viewer_user):
 
 
 from tests.celery_worker import celery_worker, use_celery_worker  # noqa: E402,F401  (fixtures)
+from tests.labelstudio_server import labelstudio_script, labelstudio_server  # noqa: E402,F401  (fixtures)
 
 
 def upload(name: str, data: bytes) -> io.BytesIO:

@@ -13,6 +13,7 @@ from annotator.models import Campaign, CampaignTask
 from annotator.signing import image_signed_url
 from backend.annotations.models import Annotation
 from backend.core.blobs import blob_read
+from backend.core.cli import ProgressCallback
 from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage
 
@@ -69,7 +70,9 @@ def _tasks_already_in_project(ls, project_id: int) -> dict[int, int]:
     return found
 
 
-def campaign_push_images(*, campaign: Campaign, image_ids: list[int]) -> PushReport:
+def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
+                         on_progress: ProgressCallback | None = None) -> PushReport:
+    """`on_progress(pushed, to_push)` follows the import batches."""
     if not campaign.ls_project_id:
         raise ApplicationError(f"campaign {campaign.name!r} has no Label Studio project yet; provision it first")
     ls = ls_client()
@@ -116,6 +119,8 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int]) -> PushRep
             for image, task_id, source in zip(batch, task_ids, predictions)
         ])
         report.pushed += len(batch)
+        if on_progress is not None:
+            on_progress(report.pushed, len(todo))
     return report
 
 

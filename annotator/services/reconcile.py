@@ -9,6 +9,7 @@ from annotator.client import ls_client
 from annotator.models import Campaign, SyncedAnnotation, WebhookEvent
 from annotator.services.intake import CREATED, UPDATED, IntakeError, parse_ls_time, ls_annotation_apply, ls_annotation_delete
 from annotator.services.provision import campaign_provision
+from backend.core.cli import ProgressCallback
 
 # Annotations saved within this window before the watermark are looked at again (clock ties, slow commits).
 WATERMARK_SLACK = timedelta(minutes=5)
@@ -53,7 +54,8 @@ def _record_failure(campaign: Campaign, task: dict, annotation: dict, error: str
         )
 
 
-def campaign_reconcile(*, campaign: Campaign) -> ReconcileReport:
+def campaign_reconcile(*, campaign: Campaign, on_progress: ProgressCallback | None = None) -> ReconcileReport:
+    """`on_progress(tasks_read, None)` follows the project's tasks (their number is not known up front)."""
     if not campaign.ls_project_id:
         campaign_provision(campaign=campaign)
     ls = ls_client()
@@ -61,7 +63,9 @@ def campaign_reconcile(*, campaign: Campaign) -> ReconcileReport:
     watermark = campaign.reconciled_until
     newest = watermark
     seen: set[int] = set()
-    for task_obj in ls.tasks.list(project=campaign.ls_project_id, fields="all"):
+    for done, task_obj in enumerate(ls.tasks.list(project=campaign.ls_project_id, fields="all"), start=1):
+        if on_progress is not None:
+            on_progress(done, None)
         task = {"id": task_obj.id, "data": task_obj.data or {}}
         for annotation in task_obj.annotations or []:
             seen.add(annotation["id"])

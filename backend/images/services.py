@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from backend.annotations.masks import CanonicalMask, mask_canonicalize
@@ -15,12 +16,50 @@ from backend.images.validation import ImageInfo, Rejected, inspect_image
 CONDITIONAL_TEXT_ROLES = {ConditionalInput.Role.PROMPT_TEXT}
 
 
+class GeneratorNotFound(ApplicationError):
+    """`generator_resolve` found no generator of that name (and version)."""
+
+
+def _generator_check(generator: Generator) -> None:
+    """Field limits, family choices and a JSON-object metadata, checked the same for the API and the CLI
+    (SQLite, the demo's database, would store an over-long name without a word)."""
+    if not isinstance(generator.metadata, dict):
+        raise ApplicationError("metadata must be a JSON object")
+    try:
+        generator.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise ApplicationError("; ".join(f"{field}: {' '.join(errors)}"
+                                         for field, errors in exc.message_dict.items())) from exc
+
+
 @transaction.atomic
 def generator_create(*, name: str, version: str = "", family: str = Generator.Family.OTHER,
                      metadata: dict | None = None) -> Generator:
     if Generator.objects.filter(name=name, version=version).exists():
         raise ApplicationError(f"generator {name!r} version {version!r} already exists")
-    return Generator.objects.create(name=name, version=version, family=family, metadata=metadata or {})
+    generator = Generator(name=name, version=version, family=family, metadata={} if metadata is None else metadata)
+    _generator_check(generator)
+    generator.save()
+    return generator
+
+
+@transaction.atomic
+def generator_get_or_create(*, name: str, version: str = "", family: str | None = None,
+                            metadata: dict | None = None) -> tuple[Generator, bool]:
+    """Idempotent create: an existing generator is returned as it is (created False). A `family` or
+    `metadata` given that differs from the stored one is an error naming both values: nothing is changed
+    silently, and a second run with the same arguments succeeds."""
+    existing = Generator.objects.filter(name=name, version=version).first()
+    if existing is None:
+        return generator_create(name=name, version=version, family=family or Generator.Family.OTHER,
+                                metadata=metadata), True
+    asked = {"family": family, "metadata": metadata}
+    differs = [f"{field} is {getattr(existing, field)!r}, not {value!r}"
+               for field, value in asked.items() if value is not None and getattr(existing, field) != value]
+    if differs:
+        raise ApplicationError(f"generator {name!r} version {version!r} already exists and its "
+                               f"{'; '.join(differs)}; nothing was changed")
+    return existing, False
 
 
 def generator_resolve(*, name: str, version: str | None = None) -> Generator:
@@ -31,7 +70,8 @@ def generator_resolve(*, name: str, version: str | None = None) -> Generator:
     found = list(qs[:2])
     if not found:
         label = f"{name!r}" + (f" version {version!r}" if version is not None else "")
-        raise ApplicationError(f"unknown generator {label}; create it first (POST /api/generators/)")
+        raise GeneratorNotFound(f"unknown generator {label}; create it first "
+                                f"(`python manage.py generator_create` or POST /api/generators/)")
     if len(found) > 1:
         raise ApplicationError(f"generator {name!r} has several versions; say which one")
     return found[0]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -17,6 +19,21 @@ from django.utils import timezone
 from backend.jobs.models import Job
 
 LOG_TAIL_LINES = 50
+
+# (job, fraction, message) -> None. Called in the process that runs the job: a command that runs jobs
+# in-process (the demo) draws its progress bar from them; a worker's jobs report through the heartbeat.
+ProgressListener = Callable[[Job, float, str], None]
+_progress_listeners: list[ProgressListener] = []
+
+
+@contextmanager
+def job_progress_listener(listener: ProgressListener) -> Iterator[None]:
+    """Call `listener` on every progress report of a job run in this process while the block runs."""
+    _progress_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _progress_listeners.remove(listener)
 
 
 class JobCancelled(Exception):
@@ -41,6 +58,9 @@ class JobContext:
             self._progress = max(0.0, min(1.0, float(fraction)))
             if message:
                 self._message = message[:500]
+            fraction = self._progress
+        for listener in list(_progress_listeners):
+            listener(self.job, fraction, message)
         self.check_cancelled()
 
     def log(self, line: str) -> None:

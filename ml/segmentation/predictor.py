@@ -104,6 +104,7 @@ def _load_mmseg(path: Path, device: torch.device) -> _Model:
     from mmseg.utils import register_all_modules
 
     from . import components  # noqa: F401  (registers Flawmap's dataset, metric and hooks)
+    from .library_notices import known_warnings_hidden
 
     checkpoint = read_checkpoint(path)
     meta = checkpoint.get("meta") or {}
@@ -115,7 +116,8 @@ def _load_mmseg(path: Path, device: torch.device) -> _Model:
     cfg = Config.fromstring(meta["cfg"], file_format=".py")
     model_cfg = cfg.model.copy()
     model_cfg.pop("pretrained", None)
-    model = MODELS.build(model_cfg)
+    with known_warnings_hidden():
+        model = MODELS.build(model_cfg)
     model.load_state_dict(state_dict_of(checkpoint), strict=True)
     model.to(device).eval()
     pre = cfg.model.data_preprocessor

@@ -46,6 +46,7 @@ def train(
     from .checkpoint import read_checkpoint, save_slim_checkpoint, state_dict_of
     from .config import ConfigError, configure_training, load_config
     from .evaluation import evaluate_split, split_pairs
+    from .library_notices import KnownLogNoticeFilter, known_warnings_hidden
     from .predictor import Predictor, resolve_device
 
     data, work_dir = Path(data), Path(work_dir)
@@ -72,14 +73,16 @@ def train(
     for stale in work_dir.glob("best_*.pth"):
         stale.unlink()
 
-    runner = Runner.from_cfg(cfg)
-    if on_progress is not None:
-        from .components import ProgressHook
+    with known_warnings_hidden():
+        runner = Runner.from_cfg(cfg)
+        runner.logger.addFilter(KnownLogNoticeFilter())
+        if on_progress is not None:
+            from .components import ProgressHook
 
-        runner.register_hook(ProgressHook(on_progress), priority="LOW")
-    started = time.perf_counter()
-    runner.train()
-    train_seconds = time.perf_counter() - started
+            runner.register_hook(ProgressHook(on_progress), priority="LOW")
+        started = time.perf_counter()
+        runner.train()
+        train_seconds = time.perf_counter() - started
 
     # mmengine's best checkpoint also holds optimizer state and message-hub objects; keep a slim copy that
     # loads with weights_only and carries its own config, then drop the bulky one.

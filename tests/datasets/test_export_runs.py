@@ -138,3 +138,14 @@ def test_train_sample_export_adds_a_seeded_sample_of_train_images_beside_a_folde
     assert {p.stem for p in (again / "images" / "train").iterdir()} == added  # the same seed, the same sample
     everything = tmp_path / "all"
     assert train_sample_export(version=version, out=everything, n=1000) == len(train_shas)
+
+
+def test_an_export_reports_its_progress_item_by_item(annotator_user, tmp_path):
+    gen = GeneratorFactory(name="progress", version="")
+    for i in range(5):
+        labelled_image(annotator_user, seed=i, generator=gen)
+    version = snapshot(dataset_create(name="progress"))
+    reports = []
+    export_to_path(version=version, fmt="coco", out=tmp_path / "out",
+                   on_progress=lambda done, total: reports.append((done, total)))
+    assert reports == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotator.models import Campaign
 from annotator.services.reconcile import campaign_reconcile
+from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
 from backend.core.exceptions import ApplicationError
 
 
@@ -12,6 +13,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", help="Campaign name; default: every provisioned campaign.")
+        add_quiet_argument(parser)
 
     def handle(self, *args, project=None, **options):
         campaigns = Campaign.objects.exclude(ls_project_id=None)
@@ -22,7 +24,8 @@ class Command(BaseCommand):
         failed = 0
         for campaign in campaigns:
             try:
-                report = campaign_reconcile(campaign=campaign)
+                with progress_bar(desc=f"reconcile {campaign.name}", unit="task", quiet=options["quiet"]) as bar:
+                    report = campaign_reconcile(campaign=campaign, on_progress=progress_callback(bar))
             except ApplicationError as exc:
                 raise CommandError(f"{campaign.name}: {exc.message}") from exc
             failed += report.failed

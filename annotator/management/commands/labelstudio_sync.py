@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotator.models import Campaign
 from annotator.services.provision import campaign_create, campaign_provision
 from annotator.services.push import campaign_push_images, unlabelled_image_ids
+from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
 from backend.core.exceptions import ApplicationError
 from backend.images.services import generator_resolve
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--generator", help="Generator name for a new campaign (its images only).")
         parser.add_argument("--push-unlabelled", type=int, default=0, metavar="N",
                             help="Also push up to N unlabelled images to each campaign.")
+        add_quiet_argument(parser)
 
     def handle(self, *args, project=None, generator=None, push_unlabelled=0, **options):
         try:
@@ -26,7 +28,11 @@ class Command(BaseCommand):
                 line = {"campaign": campaign.name, "project": campaign.ls_project_id, "webhook": campaign.ls_webhook_id}
                 if push_unlabelled:
                     ids = unlabelled_image_ids(campaign=campaign, limit=push_unlabelled)
-                    line["push"] = campaign_push_images(campaign=campaign, image_ids=ids).__dict__
+                    with progress_bar(desc=f"push to {campaign.name}", total=len(ids), unit="task",
+                                      quiet=options["quiet"]) as bar:
+                        report = campaign_push_images(campaign=campaign, image_ids=ids,
+                                                      on_progress=progress_callback(bar))
+                    line["push"] = report.__dict__
                 self.stdout.write(json.dumps(line))
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc

@@ -3,7 +3,12 @@ from urllib.parse import unquote
 from backend.config.settings.env import VAR_DIR, env
 
 # PostgreSQL in production and tests; SQLite only as the embedded default for the demo.
-_url = env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'flawmap.sqlite3'}"
+_url = env.str("DATABASE_URL", default="")
+if not _url:
+    # The embedded default lives in VAR_DIR, which a fresh clone (or a new FLAWMAP_VAR_DIR) does not have yet:
+    # SQLite creates the file but not its folder, so the first `migrate` would fail without this.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _url = f"sqlite:///{VAR_DIR / 'flawmap.sqlite3'}"
 DATABASES = {"default": env.db_url_config(_url)}
 # A Unix-socket directory travels percent-encoded in the URL's host part; psycopg wants the path.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")

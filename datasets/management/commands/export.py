@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
 from backend.core.exceptions import ApplicationError
 from datasets.exporters import EXPORTERS
 from datasets.models import DatasetVersion, Export
@@ -29,12 +30,15 @@ class Command(BaseCommand):
         parser.add_argument("version", help="NAME, NAME@N or NAME@vN")
         parser.add_argument("--format", required=True, choices=sorted(EXPORTERS))
         parser.add_argument("--out", required=True, type=Path)
+        add_quiet_argument(parser)
 
     def handle(self, *args, version: str, format: str, out: Path, **o):
         dataset_version = resolve_version(version)
         export = Export.objects.create(version=dataset_version, format=format)
         try:
-            export = export_run(export=export, out=out)
+            with progress_bar(desc=f"export {format}", total=dataset_version.counts.get("items"), unit="item",
+                              quiet=o["quiet"]) as bar:
+                export = export_run(export=export, out=out, on_progress=progress_callback(bar))
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         except OSError as exc:  # disk full, permissions: say what and where, nothing was published

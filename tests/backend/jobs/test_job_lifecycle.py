@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from backend.core.exceptions import ApplicationError
+from backend.jobs.context import job_progress_listener
 from backend.jobs.models import Job
 from backend.jobs.registry import job_handler
 from backend.jobs.services import job_cancel, job_create, job_run, jobs_reap_stale
@@ -44,6 +45,15 @@ def test_a_job_runs_once_and_keeps_its_result_progress_and_log():
     assert job.started_at and job.finished_at and job.attempt == 1
     assert job_run(job_id=job.pk) is None  # a redelivered message finds it no longer queued
     assert CALLS == [job.pk]
+
+
+@runs_jobs
+def test_an_in_process_job_reports_its_progress_to_listeners_while_they_listen():
+    heard = []
+    with job_progress_listener(lambda job, fraction, message: heard.append((job.kind, fraction, message))):
+        job_create(kind="test_echo", params={"value": 1})
+    job_create(kind="test_echo", params={"value": 2})  # nobody listens any more
+    assert heard == [("test_echo", 0.5, "half way")]
 
 
 @runs_jobs
