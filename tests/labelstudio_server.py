@@ -18,7 +18,7 @@ import pytest
 
 from annotator.server import LabelStudioServer
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "labelstudio.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "labelstudio.py"
 
 
 def _load_script():

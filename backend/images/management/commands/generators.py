@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON list (as the API shows them).")
 
     def handle(self, *args, **opts):
-        generators = list(generator_list().annotate(image_count=Count("images")))
+        generators = list(generator_list().annotate(image_count=Count("images")).order_by("name", "version"))
         if opts["json"]:
             self.stdout.write(json.dumps([{**GeneratorOutputSerializer(g).data, "images": g.image_count}
                                           for g in generators]))
