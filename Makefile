@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 # Runtime state (SQLite, blobs, Label Studio, demo data): FLAWMAP_VAR_DIR, as the settings read it.
 VAR := $(or $(FLAWMAP_VAR_DIR),var)
 
-.PHONY: install system-deps demo test serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
+.PHONY: install system-deps demo test lint serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
 
 install: system-deps $(INSTALLED)
 
@@ -35,7 +35,12 @@ demo: migrate
 	$(PY) scripts/labelstudio.py up
 	$(PY) manage.py demo $(DEMO_ARGS)
 
-test: install
+# Style (ruff) and the house's layers (import-linter contracts in pyproject.toml); `make test` runs it first.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+
+test: install lint
 	$(PY) scripts/with_test_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # The web app and a Celery worker (needs CELERY_BROKER_URL; without it tasks run in-process).

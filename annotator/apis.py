@@ -1,9 +1,7 @@
-import hmac
-import json
 import logging
 
 from django.conf import settings
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -11,17 +9,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import tasks
-from annotator.models import Campaign, WebhookEvent
+from annotator.models import WebhookEvent
+from annotator.selectors import campaign_get, campaign_list, webhook_event_list
 from annotator.services.events import webhook_event_record
-from annotator.services.provision import campaign_create, campaign_provision
-from annotator.services.push import campaign_push_enqueue, unlabelled_image_ids
+from annotator.services.provision import campaign_create_provisioned
+from annotator.services.push import campaign_push_enqueue
 from annotator.services.reconcile import campaign_reconcile_enqueue
 from annotator.signing import image_id_from_token
+from annotator.webhook_check import WebhookRejected, webhook_check
 from backend.core.api import get_or_404, paginated_response
 from backend.core.blobs import blob_open
-from backend.core.exceptions import ApplicationError
-from backend.core.roles import Role
-from backend.images.models import GeneratedImage, Generator
+from backend.images.selectors import generator_list, image_get
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +33,13 @@ class LabelStudioWebhookApi(APIView):
     @extend_schema(request=inline_serializer("LabelStudioWebhook", {"action": serializers.CharField()}),
                    responses={200: inline_serializer("WebhookAck", {"event": serializers.IntegerField()})})
     def post(self, request):
-        given = request.headers.get(settings.LABEL_STUDIO_WEBHOOK_HEADER, "")
-        if not hmac.compare_digest(given.encode(), settings.LABEL_STUDIO_WEBHOOK_SECRET.encode()):
-            return Response({"detail": "missing or wrong webhook secret"}, status=status.HTTP_403_FORBIDDEN)
         try:
-            payload = json.loads(request.body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return Response({"detail": "body is not JSON"}, status=status.HTTP_400_BAD_REQUEST)
-        if not isinstance(payload, dict) or not payload.get("action"):
-            return Response({"detail": "payload needs an action"}, status=status.HTTP_400_BAD_REQUEST)
+            payload = webhook_check(
+                given_secret=request.headers.get(settings.LABEL_STUDIO_WEBHOOK_HEADER, "").encode(),
+                expected_secret=settings.LABEL_STUDIO_WEBHOOK_SECRET.encode(), body=request.body,
+                max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES)
+        except WebhookRejected as exc:
+            return Response({"detail": exc.detail}, status=exc.status)
         event = webhook_event_record(payload=payload)  # atomic itself; committed when it returns
         _enqueue_event(event.pk)
         return Response({"event": event.pk})
@@ -77,16 +73,10 @@ class WebhookEventListApi(APIView):
         responses=WebhookEventOutputSerializer(many=True),
     )
     def get(self, request):
-        qs = WebhookEvent.objects.all()
-        for field, choices in (("status", WebhookEvent.Status.values), ("source", WebhookEvent.Source.values)):
-            value = request.query_params.get(field)
-            if value is not None:
-                if value not in choices:
-                    raise ApplicationError(f"{field} must be one of {', '.join(choices)}")
-                qs = qs.filter(**{field: value})
-        if request.query_params.get("action"):
-            qs = qs.filter(action=request.query_params["action"])
-        return paginated_response(queryset=qs, serializer_class=WebhookEventOutputSerializer, request=request, view=self)
+        params = request.query_params
+        qs = webhook_event_list(status=params.get("status"), source=params.get("source"), action=params.get("action"))
+        return paginated_response(queryset=qs, serializer_class=WebhookEventOutputSerializer, request=request,
+                                  view=self)
 
 
 class CampaignOutputSerializer(serializers.Serializer):
@@ -111,32 +101,26 @@ class CampaignListApi(APIView):
     class CampaignCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=120)
         description = serializers.CharField(required=False, allow_blank=True, default="")
-        generator = serializers.PrimaryKeyRelatedField(queryset=Generator.objects.all(), required=False,
+        generator = serializers.PrimaryKeyRelatedField(queryset=generator_list(), required=False,
                                                        allow_null=True, default=None)
 
     @extend_schema(responses=CampaignOutputSerializer(many=True))
     def get(self, request):
-        return paginated_response(queryset=Campaign.objects.all(), serializer_class=CampaignOutputSerializer,
+        return paginated_response(queryset=campaign_list(), serializer_class=CampaignOutputSerializer,
                                   request=request, view=self)
 
     @extend_schema(request=CampaignCreateInputSerializer, responses={201: CampaignOutputSerializer})
     def post(self, request):
         data = self.CampaignCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        campaign = campaign_create(**data.validated_data)
-        try:
-            campaign_provision(campaign=campaign)
-        except Exception:
-            campaign.delete()  # no campaign without its project
-            raise
+        campaign = campaign_create_provisioned(**data.validated_data)
         return Response(CampaignOutputSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
 
 class CampaignDetailApi(APIView):
     @extend_schema(responses=CampaignOutputSerializer)
     def get(self, request, campaign_id: int):
-        return Response(CampaignOutputSerializer(get_or_404(Campaign.objects.filter(pk=campaign_id).first(),
-                                                            "campaign")).data)
+        return Response(CampaignOutputSerializer(get_or_404(campaign_get(campaign_id=campaign_id), "campaign")).data)
 
 
 class CampaignPushApi(APIView):
@@ -156,23 +140,19 @@ class CampaignPushApi(APIView):
                    responses={202: inline_serializer("PushQueued", {"queued": serializers.IntegerField(),
                                                                     "job": serializers.IntegerField()})})
     def post(self, request, campaign_id: int):
-        campaign = get_or_404(Campaign.objects.filter(pk=campaign_id).first(), "campaign")
+        campaign = get_or_404(campaign_get(campaign_id=campaign_id), "campaign")
         data = self.CampaignPushInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ids = data.validated_data["image_ids"] or unlabelled_image_ids(
-            campaign=campaign, limit=data.validated_data["unlabelled"])
-        known = set(GeneratedImage.objects.filter(pk__in=ids).values_list("id", flat=True))
-        if len(known) != len(set(ids)):
-            raise ApplicationError(f"unknown image id(s): {sorted(set(ids) - known)[:10]}")
-        job = campaign_push_enqueue(campaign=campaign, image_ids=ids, created_by=request.user)
-        return Response({"queued": len(ids), "job": job.pk}, status=status.HTTP_202_ACCEPTED)
+        job = campaign_push_enqueue(campaign=campaign, image_ids=data.validated_data["image_ids"] or None,
+                                    unlabelled=data.validated_data.get("unlabelled"), created_by=request.user)
+        return Response({"queued": len(job.params["image_ids"]), "job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
 
 class CampaignReconcileApi(APIView):
     @extend_schema(request=None, responses={202: inline_serializer(
         "ReconcileQueued", {"queued": serializers.BooleanField(), "job": serializers.IntegerField()})})
     def post(self, request, campaign_id: int):
-        campaign = get_or_404(Campaign.objects.filter(pk=campaign_id).first(), "campaign")
+        campaign = get_or_404(campaign_get(campaign_id=campaign_id), "campaign")
         job = campaign_reconcile_enqueue(campaign=campaign, created_by=request.user)
         return Response({"queued": True, "job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
@@ -188,69 +168,5 @@ class SignedImageFileApi(APIView):
         image_id = image_id_from_token(token)
         if image_id is None:
             return Response({"detail": "link is invalid or expired"}, status=status.HTTP_403_FORBIDDEN)
-        image = GeneratedImage.objects.select_related("blob").filter(pk=image_id).first()
-        if image is None:
-            raise Http404("image not found")
+        image = get_or_404(image_get(image_id=image_id), "image")
         return FileResponse(blob_open(image.blob), content_type=image.blob.content_type)
-
-
-class CampaignNextBatchApi(APIView):
-    """Pick the next k images for humans by an acquisition strategy and push them to Label Studio in that
-    order. Annotators and admins."""
-
-    write_role = Role.ANNOTATOR
-
-    class NextBatchInputSerializer(serializers.Serializer):
-        k = serializers.IntegerField(min_value=1, max_value=1000, default=20)
-        strategy = serializers.ChoiceField(choices=["uncertainty", "margin", "par", "diversity", "random", "mix"],
-                                           default="uncertainty")
-        seed = serializers.IntegerField(min_value=0, default=0)
-
-    class NextBatchOutputSerializer(serializers.Serializer):
-        class PickSerializer(serializers.Serializer):
-            image = serializers.IntegerField()
-            entropy = serializers.FloatField(required=False)
-            margin = serializers.FloatField(required=False)
-            par = serializers.FloatField(required=False)
-
-        strategy = serializers.CharField()
-        k = serializers.IntegerField()
-        candidates = serializers.IntegerField()
-        model_version = serializers.IntegerField(allow_null=True)
-        picked = PickSerializer(many=True)
-        pushed = serializers.IntegerField()
-        round = serializers.IntegerField(allow_null=True, help_text="The campaign's learning round this pick is.")
-
-    @extend_schema(request=NextBatchInputSerializer, responses=NextBatchOutputSerializer)
-    def post(self, request, campaign_id: int):
-        from annotator.services.learning import campaign_next_batch
-
-        campaign = get_or_404(Campaign.objects.filter(pk=campaign_id).first(), "campaign")
-        data = self.NextBatchInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = campaign_next_batch(campaign=campaign, **data.validated_data)
-        return Response(self.NextBatchOutputSerializer(result).data)
-
-
-class GeneratorOnboardApi(APIView):
-    """Admins: onboard a generator whose images are already ingested — an onboarding campaign, its first
-    `labels` images picked by diversity and pushed to Label Studio; once they are labelled, the unified model is
-    fine-tuned on them with the few-shot schedule (the training job's comparison holds IoU before and after)."""
-
-    class OnboardInputSerializer(serializers.Serializer):
-        labels = serializers.IntegerField(min_value=3, max_value=1000, default=10)
-        strategy = serializers.ChoiceField(choices=["diversity", "uncertainty", "mix", "random"], default="diversity")
-
-    @extend_schema(request=OnboardInputSerializer, responses=inline_serializer("Onboarded", {
-        "campaign": serializers.IntegerField(), "campaign_name": serializers.CharField(),
-        "strategy": serializers.CharField(), "pushed": serializers.IntegerField(),
-        "picked": serializers.ListField(child=serializers.IntegerField())}))
-    def post(self, request, generator_id: int):
-        from annotator.services.onboarding import generator_onboard
-
-        generator = get_or_404(Generator.objects.filter(pk=generator_id).first(), "generator")
-        data = self.OnboardInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        if not GeneratedImage.objects.filter(generator=generator, is_labelled=False).exists():
-            raise ApplicationError(f"generator {generator} has no unlabelled images to label; ingest some first")
-        return Response(generator_onboard(generator=generator, **data.validated_data))

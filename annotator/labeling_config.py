@@ -2,7 +2,15 @@
 
 from xml.sax.saxutils import quoteattr
 
-from annotator.converter import BOX_FROM, CAPTION_FROM, CHOICE_FROM, IMAGE_TO, MASK_FROM, MASK_LABEL, NO_ARTIFACTS_CHOICE
+from annotator.converter import (
+    BOX_FROM,
+    CAPTION_FROM,
+    CHOICE_FROM,
+    IMAGE_TO,
+    MASK_FROM,
+    MASK_LABEL,
+    NO_ARTIFACTS_CHOICE,
+)
 
 # Distinct colours so neighbouring classes are told apart in the UI.
 _PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
@@ -12,7 +20,8 @@ _PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#
 def labeling_config(classes: list[tuple[str, str]]) -> str:
     """`classes`: (name, one-line definition) pairs, shown as rectangle labels with the definition as hint."""
     labels = "\n".join(
-        f"    <Label value={quoteattr(name)} hint={quoteattr(definition)} background={quoteattr(_PALETTE[i % len(_PALETTE)])}/>"
+        f"    <Label value={quoteattr(name)} hint={quoteattr(definition)}"
+        f" background={quoteattr(_PALETTE[i % len(_PALETTE)])}/>"
         for i, (name, definition) in enumerate(classes)
     )
     return f"""<View>

@@ -18,10 +18,12 @@ action, 405 not a POST, 404 another path, 503 Redis unreachable (the reconcile j
 import hmac
 import json
 import logging
+import os
 
 import redis.asyncio as aioredis
+from django.conf import settings
 
-from backend.config.settings import labelstudio as ls_settings
+from annotator.webhook_check import WebhookRejected, webhook_check
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,8 @@ def _json_response(status: int, body: dict) -> tuple[int, bytes]:
 class WebhookIngress:
     def __init__(self, *, redis_url: str, stream: str, secret: str, header: str, max_bytes: int):
         if not redis_url:
-            raise RuntimeError("the webhook ingress needs FLAWMAP_WEBHOOK_STREAM_URL or CELERY_BROKER_URL (a Redis URL)")
+            raise RuntimeError("the webhook ingress needs FLAWMAP_WEBHOOK_STREAM_URL or CELERY_BROKER_URL"
+                               " (a Redis URL)")
         self.redis_url = redis_url
         self.stream = stream
         self.secret = secret.encode()
@@ -78,7 +81,7 @@ class WebhookIngress:
             return _json_response(405, {"detail": "webhooks are POSTed"})
         headers = dict(scope["headers"])
         if not hmac.compare_digest(headers.get(self.header, b""), self.secret):
-            return _json_response(403, {"detail": "missing or wrong webhook secret"})
+            return _json_response(403, {"detail": "missing or wrong webhook secret"})  # before reading the body
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return _json_response(413, {"detail": f"body larger than {self.max_bytes} bytes"})
@@ -86,11 +89,10 @@ class WebhookIngress:
         if body is None:
             return _json_response(413, {"detail": f"body larger than {self.max_bytes} bytes"})
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _json_response(400, {"detail": "body is not JSON"})
-        if not isinstance(payload, dict) or not payload.get("action"):
-            return _json_response(400, {"detail": "payload needs an action"})
+            webhook_check(given_secret=headers.get(self.header, b""), expected_secret=self.secret, body=body,
+                          max_bytes=self.max_bytes)
+        except WebhookRejected as exc:
+            return _json_response(exc.status, {"detail": exc.detail})
         try:
             entry_id = await self.redis().xadd(self.stream, {b"payload": body})
         except (aioredis.RedisError, OSError) as exc:
@@ -111,10 +113,12 @@ class WebhookIngress:
                 return b"".join(chunks)
 
 
+# Django's settings, read the normal way (no app is loaded: nothing else of Django runs in the request path).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 app = WebhookIngress(
-    redis_url=ls_settings.FLAWMAP_WEBHOOK_STREAM_URL,
-    stream=ls_settings.FLAWMAP_WEBHOOK_STREAM,
-    secret=ls_settings.LABEL_STUDIO_WEBHOOK_SECRET,
-    header=ls_settings.LABEL_STUDIO_WEBHOOK_HEADER,
-    max_bytes=ls_settings.FLAWMAP_WEBHOOK_MAX_BYTES,
+    redis_url=settings.FLAWMAP_WEBHOOK_STREAM_URL,
+    stream=settings.FLAWMAP_WEBHOOK_STREAM,
+    secret=settings.LABEL_STUDIO_WEBHOOK_SECRET,
+    header=settings.LABEL_STUDIO_WEBHOOK_HEADER,
+    max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES,
 )

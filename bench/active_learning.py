@@ -70,7 +70,8 @@ def labels_of(image: Path) -> Path:
     return image.parents[2] / "labels" / image.parent.name / image.with_suffix(".png").name
 
 
-def run_round(work: Path, labelled: list[Path], val, test, *, iters: int, init: Path | None, seed: int) -> tuple[Path, float]:
+def run_round(work: Path, labelled: list[Path], val, test, *, iters: int, init: Path | None,
+              seed: int) -> tuple[Path, float]:
     from ml.segmentation.config import TINY_CONFIG
     from ml.segmentation.evaluation import evaluate_split
     from ml.segmentation.predictor import Predictor

@@ -33,7 +33,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-
 from support import create_bench_db, django_setup, log, teardown
 
 TARGET_MS = 300.0
@@ -49,7 +48,6 @@ def seed(n_images: int, n_annotations: int) -> dict:
     from django.utils import timezone
 
     from annotator.models import Campaign, CampaignTask
-    from annotator.services.learning import learning_round_record
     from backend.annotations.models import Annotation, MaskLabel
     from backend.core.models import Blob
     from backend.images.models import GeneratedImage, Generator, SynthesisTask
@@ -57,6 +55,7 @@ def seed(n_images: int, n_annotations: int) -> dict:
     from backend.mlmodels.models import ModelVersion
     from backend.mlmodels.services import model_promote
     from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+    from learning.services.rounds import learning_round_record
 
     rng = np.random.default_rng(9)
     now = timezone.now()
@@ -122,7 +121,6 @@ def seed(n_images: int, n_annotations: int) -> dict:
     rest = n_annotations - n_images - n_human
     extra = []
     for j in range(rest):  # a third revisions by the same annotator, the rest drafts and rejections
-        i = j % n_human
         if j % 3 == 0:
             continue
         status = "draft" if j % 3 == 1 else "rejected"
@@ -209,7 +207,7 @@ def main(argv: list[str]) -> int:
         from django.test import Client
         from django.urls import reverse
 
-        from backend.dashboard.views import PAGES
+        from dashboard.views import PAGES
 
         t0 = time.perf_counter()
         seeded = seed(args.images, args.annotations)

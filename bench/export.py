@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from support import blob_storage_at, create_bench_db, django_setup, log, photo_like, teardown
 
 TARGET_RATIO = 0.5
@@ -102,7 +101,8 @@ def main(argv: list[str]) -> int:
             version = dataset_version_build(version=dataset_version_start(dataset=dataset_create(name="bench")))
             snapshot_s = time.perf_counter() - t0
             blob_bytes = sum(p.stat().st_size for p in media.rglob("*") if p.is_file())
-            log(f"snapshot of {version.counts['items']} items in {snapshot_s:.1f} s; blobs {blob_bytes / 2**20:.0f} MiB")
+            log(f"snapshot of {version.counts['items']} items in {snapshot_s:.1f} s;"
+                f" blobs {blob_bytes / 2**20:.0f} MiB")
             timed(lambda: subprocess.run(["cp", "-r", str(media / "blobs"), str(work / "warm")], check=True))
 
             cp_times, export_times = [], []
@@ -141,7 +141,8 @@ def main(argv: list[str]) -> int:
             print(f"  snapshot            {snapshot_s:.1f} s")
             print(f"  cp -r images/s      {cp_rate:.1f}")
             print(f"  export images/s     {export_rate:.1f}   (Label Studio's exporter: ~210 tasks/s)")
-            print(f"  ratio export/cp     {ratio:.3f}  (target >= {TARGET_RATIO}: {'PASS' if result['pass'] else 'FAIL'})")
+            print(f"  ratio export/cp     {ratio:.3f}"
+                  f"  (target >= {TARGET_RATIO}: {'PASS' if result['pass'] else 'FAIL'})")
         return 1 if args.strict and not result["pass"] else 0
     finally:
         teardown(old_name, work)

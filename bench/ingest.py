@@ -34,10 +34,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
-
-from support import ROOT, blob_storage_at, create_bench_db, django_setup, log, photo_like, teardown
+from support import blob_storage_at, create_bench_db, django_setup, log, photo_like, teardown
 
 TARGET_RATIO = 0.5
 SIZE = 512

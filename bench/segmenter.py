@@ -66,8 +66,8 @@ def time_forward(model, batch, repeats: int, warmup: int, *, autocast: bool = Fa
 def time_training(model, batch_size: int, size: int, iters: int, warmup: int, *, autocast: bool) -> float:
     """Training iterations per second (forward + loss + backward + AdamW step) on random data."""
     import torch
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
 
     device = next(model.parameters()).device
     model.train()

@@ -1,8 +1,10 @@
-"""What the benchmarks share: Django set up on a throwaway database, photo-like test images, blob storage."""
+"""What the benchmarks share: Django set up on a throwaway database, photo-like test images, blob storage, CPU load."""
 
 import os
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from PIL import Image
@@ -55,6 +57,24 @@ def photo_like(index: int, size: int = 512) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def background_cpu_busy(seconds: float = 1.0) -> float | None:
+    """Share (0..1) of all CPUs busy over `seconds` while our servers are idle: other load on the machine."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(seconds)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):  # not Linux
+        return None
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
 def blob_storage_at(location: Path):
     from django.test import override_settings
 
@@ -68,19 +88,30 @@ def blob_storage_at(location: Path):
 # Django and the throwaway database.
 # --------------------------------------------------------------------------------------------
 
-def django_setup(work: Path) -> None:
+def django_setup(work: Path, *, media: str = "media-unused", env: dict[str, str] | None = None) -> dict[str, str]:
+    """Configure Django in this process on `work`; returns the environment variables it set.
+
+    Nothing of the real var/ is used: SQLite fallback, media and static all point into `work`. A benchmark
+    that starts server processes names the media folder they write to (`media`, under `work`), passes the
+    further variables they need as `env`, and starts them with the returned overrides.
+    """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.config.settings"
-    # Nothing of the real var/ is used: SQLite fallback, media and static all point into `work`.
-    os.environ["FLAWMAP_VAR_DIR"] = str(work / "var")
-    os.environ["FLAWMAP_MEDIA_ROOT"] = str(work / "media-unused")
-    os.environ["FLAWMAP_STORAGE"] = "local"
-    os.environ["DJANGO_DEBUG"] = "false"  # DEBUG=True would record every query
+    overrides = {
+        "DJANGO_SETTINGS_MODULE": "backend.config.settings",
+        "FLAWMAP_VAR_DIR": str(work / "var"),
+        "FLAWMAP_MEDIA_ROOT": str(work / media),
+        "FLAWMAP_STORAGE": "local",
+        "DJANGO_DEBUG": "false",  # DEBUG=True would record every query
+        **(env or {}),
+    }
+    os.environ.update(overrides)
     (work / "var").mkdir(parents=True, exist_ok=True)
+    (work / media).mkdir(parents=True, exist_ok=True)
     import django
 
     django.setup()
+    return overrides
 
 
 def create_bench_db(work: Path, label: str) -> tuple[str, str]:
@@ -100,6 +131,34 @@ def drop_bench_db(old_name: str) -> None:
     from django.db import connection
 
     connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+
+
+def drop_bench_db_after_servers(old_name: str) -> None:
+    """drop_bench_db for a database server processes used: one killed hard may leave a session behind
+    for a moment; end those sessions and drop again."""
+    from django.db import connection, connections
+
+    name = connection.settings_dict["NAME"]
+    connections.close_all()
+    try:
+        drop_bench_db(old_name)
+    except Exception:
+        import psycopg
+
+        s = connection.settings_dict
+        with psycopg.connect(dbname=old_name, user=s["USER"] or None, password=s["PASSWORD"] or None,
+                             host=s["HOST"] or None, port=s["PORT"] or None, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s AND pid <> pg_backend_pid()", [name])
+            time.sleep(0.5)
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.settings_dict["NAME"] = old_name
+
+
+def bench_database_url(name: str) -> str:
+    """DATABASE_URL with the database `name` instead, for the server processes a benchmark starts."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def teardown(old_name: str | None, work: Path, keep: bool = False, drop=None) -> None:

@@ -10,7 +10,8 @@ having the whole response):
 * `threads`: one http.client thread per concurrent client. Fifty Python threads queue behind one GIL and
   the context switches eat CPU the server needs; their wait is counted as latency. Kept for comparison.
 
-`fire_from` spreads either client over several processes.
+`fire_from` spreads either client over several processes; `get_warmup` sends the cheap GETs that warm the
+server up before the posts.
 """
 
 import asyncio
@@ -225,3 +226,26 @@ def fire_from(procs: int, client: str, port: int, bodies: list[tuple[int, bytes]
     t0 = min(part["t0"] for part in parts)
     return {**merged, "errors": [e for part in parts for e in part["errors"]], "t0": t0,
             "seconds": max(part["t0"] + part["seconds"] for part in parts) - t0}
+
+
+def get_warmup(port: int, count: int, concurrency: int) -> None:
+    """Cheap GETs (405) so every gunicorn worker has imported the URL conf and views."""
+    lock = threading.Lock()
+    left = [count]
+
+    def client() -> None:
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", WEBHOOK_PATH)
+            conn.getresponse().read()
+            conn.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

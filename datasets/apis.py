@@ -59,7 +59,8 @@ class DatasetListApi(APIView):
                                              required=False, default=list)
         created_after = serializers.DateTimeField(required=False, allow_null=True, default=None)
         created_before = serializers.DateTimeField(required=False, allow_null=True, default=None)
-        label_status = serializers.ChoiceField(choices=Dataset.LabelStatus.choices, default=Dataset.LabelStatus.LABELLED)
+        label_status = serializers.ChoiceField(choices=Dataset.LabelStatus.choices,
+                                               default=Dataset.LabelStatus.LABELLED)
         classes = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
         label_policy = serializers.ChoiceField(choices=Dataset.LabelPolicy.choices,
                                                default=Dataset.LabelPolicy.LATEST_HUMAN)

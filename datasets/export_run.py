@@ -151,6 +151,7 @@ def export_run(*, export: Export, out: Path, on_progress: ProgressCallback | Non
                                                    finished_at=timezone.now())
         raise
     with transaction.atomic():
-        Export.objects.filter(pk=export.pk).update(status=Export.Status.DONE, path=str(path), finished_at=timezone.now())
+        Export.objects.filter(pk=export.pk).update(status=Export.Status.DONE, path=str(path),
+                                                   finished_at=timezone.now())
     export.refresh_from_db()
     return export

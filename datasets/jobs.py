@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.utils import timezone
+
 from backend.jobs.context import JobContext
 from backend.jobs.registry import job_handler
+from datasets.export_run import export_run
+from datasets.models import DatasetVersion, Export
+from datasets.services import dataset_version_build
 
 
 def _version_lost(job) -> None:
     """A build whose last worker died: remove the half-reserved version, as a failed build does."""
-    from datasets.models import DatasetVersion
-
     DatasetVersion.objects.filter(pk=job.params["version_id"], status=DatasetVersion.Status.BUILDING).delete()
 
 
 @job_handler("dataset_version_build", queue="io", on_lost=_version_lost)
 def dataset_version_build_job(ctx: JobContext) -> dict:
-    from datasets.models import DatasetVersion
-    from datasets.services import dataset_version_build
-
     version = DatasetVersion.objects.filter(pk=ctx.params["version_id"]).first()
     if version is None:
         return {"version": None, "note": "the version was deleted before it was built"}
@@ -30,19 +30,12 @@ def dataset_version_build_job(ctx: JobContext) -> dict:
 
 
 def _export_lost(job) -> None:
-    from django.utils import timezone
-
-    from datasets.models import Export
-
     Export.objects.filter(pk=job.params["export_id"], status=Export.Status.RUNNING).update(
         status=Export.Status.FAILED, error=job.message, finished_at=timezone.now())
 
 
 @job_handler("dataset_export", queue="io", on_lost=_export_lost)
 def dataset_export_job(ctx: JobContext) -> dict:
-    from datasets.export_run import export_run
-    from datasets.models import Export
-
     export = Export.objects.select_related("version__dataset").get(pk=ctx.params["export_id"])
     if export.status != Export.Status.RUNNING:  # finished by an earlier attempt
         return {"export": export.pk, "status": export.status}

@@ -34,3 +34,11 @@ def version_diff(*, a: DatasetVersion, b: DatasetVersion) -> dict:
         "added": rows(added, new), "removed": rows(removed, old), "relabelled": rows(relabelled, new),
         "moved_split": rows(moved, new),
     }
+
+
+def dataset_get(*, dataset_id: int) -> Dataset | None:
+    return Dataset.objects.filter(pk=dataset_id).first()
+
+
+def dataset_version_get(*, version_id: int) -> DatasetVersion | None:
+    return DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()

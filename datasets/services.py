@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from backend.core.exceptions import ApplicationError
 from backend.jobs.services import job_create
+from backend.taxonomy.models import ArtifactClass
+from datasets.exporters import EXPORTERS
 from datasets.models import DEFAULT_SPLITS, Dataset, DatasetItem, DatasetVersion, Export
 from datasets.selection import Choice, selected
 from datasets.splits import assign_splits, group_hash, split_report, validate_shares
@@ -30,8 +32,6 @@ def dataset_create(*, name: str, description: str = "", generators=(), tasks=(),
         shares = validate_shares(splits or DEFAULT_SPLITS)
     except ValueError as exc:
         raise ApplicationError(str(exc)) from exc
-    from backend.taxonomy.models import ArtifactClass
-
     unknown = set(classes) - set(ArtifactClass.objects.filter(slug__in=classes).values_list("slug", flat=True))
     if unknown:
         raise ApplicationError(f"unknown artifact class(es): {', '.join(sorted(unknown))}")
@@ -162,8 +162,6 @@ def dataset_versions_abandoned_delete(*, older_than: timedelta = timedelta(hours
 @transaction.atomic
 def export_request(*, version: DatasetVersion, fmt: str, requested_by=None) -> Export:
     """Queue a `dataset_export` job (queue io) that writes the version as a .tar.gz under FLAWMAP_EXPORT_DIR."""
-    from datasets.exporters import EXPORTERS
-
     if fmt not in EXPORTERS:
         raise ApplicationError(f"unknown export format {fmt!r}; known: {', '.join(sorted(EXPORTERS))}")
     if version.status != DatasetVersion.Status.READY:

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.labelstudio_server import labelstudio_env_file
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_VAR = ROOT / "var" / "test-worker"
 
@@ -24,6 +26,8 @@ def worker_env(test_db_name: str) -> dict:
         **os.environ,
         "DATABASE_URL": _test_database_url(test_db_name),
         "FLAWMAP_VAR_DIR": str(WORKER_VAR),
+        # the test session's Label Studio: its env file is in the real var folder, not in WORKER_VAR
+        "FLAWMAP_LABELSTUDIO_ENV_FILE": str(labelstudio_env_file()),
         # as in-process (tests/conftest.py): only campaigns that set their own threshold retrain
         "RETRAIN_MIN_NEW_LABELS": str(10**9),
         # a killed worker's job is noticed within seconds, not minutes

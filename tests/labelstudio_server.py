@@ -5,20 +5,55 @@
 one (first time: ~40 s for migrations, later ~5 s). A server this session started is stopped again
 at the end, unless FLAWMAP_LABELSTUDIO_KEEP=1.
 
-FLAWMAP_LABELSTUDIO=skip skips the tests that need it; a failed install fails them. Port, data dir and env file follow scripts/labelstudio.py
-(FLAWMAP_LABELSTUDIO_PORT, FLAWMAP_LABELSTUDIO_DATA_DIR, FLAWMAP_LABELSTUDIO_ENV_FILE).
+FLAWMAP_LABELSTUDIO=skip skips the tests that need it; a failed install fails them. Port, data dir and env file
+follow scripts/labelstudio.py (FLAWMAP_LABELSTUDIO_PORT, FLAWMAP_LABELSTUDIO_DATA_DIR, FLAWMAP_LABELSTUDIO_ENV_FILE).
 """
+
+from __future__ import annotations
 
 import importlib.util
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from annotator.server import LabelStudioServer
+from backend.config.settings.env import read_env_file
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "labelstudio.py"
+
+
+@dataclass(frozen=True)
+class LabelStudioServer:
+    url: str
+    api_key: str = field(repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "url", self.url.rstrip("/"))
+
+    @classmethod
+    def from_env_file(cls, path: str | os.PathLike | None = None) -> LabelStudioServer:
+        """Load var/labelstudio.env (or `path`)."""
+        path = Path(path) if path is not None else _load_script().DEFAULT_ENV_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} does not exist; start Label Studio with `.venv/bin/python scripts/labelstudio.py up`")
+        values = read_env_file(path)
+        missing = [k for k in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY") if not values.get(k)]
+        if missing:
+            raise ValueError(f"{path} lacks {', '.join(missing)}")
+        return cls(url=values["LABEL_STUDIO_URL"], api_key=values["LABEL_STUDIO_API_KEY"])
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 path: str | os.PathLike | None = None) -> LabelStudioServer:
+        """LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY from the environment when both are set, else the env file."""
+        environ = os.environ if environ is None else environ
+        if environ.get("LABEL_STUDIO_URL") and environ.get("LABEL_STUDIO_API_KEY"):
+            return cls(url=environ["LABEL_STUDIO_URL"], api_key=environ["LABEL_STUDIO_API_KEY"])
+        return cls.from_env_file(path)
 
 
 def _load_script():
@@ -29,6 +64,11 @@ def _load_script():
         sys.modules[spec.name] = module  # dataclasses in the module look themselves up here
         spec.loader.exec_module(module)
     return module
+
+
+def labelstudio_env_file() -> Path:
+    """Where `scripts/labelstudio.py up` writes the URL and token of the session's server."""
+    return _load_script().DEFAULT_ENV_FILE
 
 
 @pytest.fixture(scope="session")

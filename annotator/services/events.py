@@ -7,7 +7,15 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from annotator.models import Campaign, WebhookEvent
-from annotator.services.intake import CREATED, DELETED, UPDATED, IntakeError, ls_annotation_apply, ls_annotation_delete
+from annotator.services.intake import (
+    CREATED,
+    DELETED,
+    UPDATED,
+    IntakeError,
+    ls_annotation_apply,
+    ls_annotation_delete,
+    ls_users_link,
+)
 from backend.core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -86,8 +94,16 @@ def _fail(event_id: int, error: str) -> WebhookEvent:
     return WebhookEvent.objects.get(pk=event_id)
 
 
+def _annotation_users(payload: dict) -> list:
+    annotations = payload.get("annotations") or [payload.get("annotation") or {}]
+    return [a.get("completed_by") for a in annotations if isinstance(a, dict)]
+
+
 def _process_once(event_id: int) -> WebhookEvent:
     try:
+        event = WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).first()
+        if event is not None and isinstance(event.payload, dict):
+            ls_users_link(_annotation_users(event.payload))  # network: before the transaction
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_id)
             if event.status != WebhookEvent.Status.PENDING:

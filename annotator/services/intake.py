@@ -15,6 +15,7 @@ from annotator.client import ls_client
 from annotator.converter import ConversionError, results_to_labels
 from annotator.models import Campaign, CampaignTask, LabelStudioUser, SyncedAnnotation
 from annotator.services.push import IMAGE_ID_FIELD
+from annotator.signals import human_annotation_stored
 from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.models import Annotation
 from backend.annotations.services import RegionInput, annotation_create, annotation_mark_deleted
@@ -53,19 +54,33 @@ def _image_for(campaign: Campaign, task: dict) -> GeneratedImage:
     return image
 
 
+def ls_users_link(ls_user_ids) -> None:
+    """Link each Label Studio user id to a Flawmap user (created as an annotator, named by the Label Studio
+    account's email). The email lookup is a network call, so callers run this before their transaction."""
+    for ls_user_id in {i for i in ls_user_ids if isinstance(i, int)}:
+        if LabelStudioUser.objects.filter(ls_user_id=ls_user_id).exists():
+            continue
+        try:
+            email = ls_client().users.get(id=ls_user_id).email or ""
+        except Exception:  # the user may be gone upstream; we still keep the label, attributed by id
+            email = ""
+        _user_link(ls_user_id, email)
+
+
+@transaction.atomic
+def _user_link(ls_user_id: int, email: str):
+    user = user_get_or_create_with_role(username=email or f"labelstudio-{ls_user_id}", role=Role.ANNOTATOR)
+    link, _ = LabelStudioUser.objects.get_or_create(ls_user_id=ls_user_id, defaults={"user": user, "email": email})
+    return link.user
+
+
 def _user_for(ls_user_id) -> "get_user_model()":
+    """The Flawmap user of a Label Studio user id, from the database only (ls_users_link ran before)."""
     if not isinstance(ls_user_id, int):
         raise IntakeError(f"annotation has no completed_by user id: {ls_user_id!r}")
     link = LabelStudioUser.objects.select_related("user").filter(ls_user_id=ls_user_id).first()
-    if link is not None:
-        return link.user
-    try:
-        email = ls_client().users.get(id=ls_user_id).email or ""
-    except Exception:  # the user may be gone upstream; we still keep the label, attributed by id
-        email = ""
-    user = user_get_or_create_with_role(username=email or f"labelstudio-{ls_user_id}", role=Role.ANNOTATOR)
-    LabelStudioUser.objects.get_or_create(ls_user_id=ls_user_id, defaults={"user": user, "email": email})
-    return user
+    # A link made concurrently, or a caller that did not link first: attribute by id, never a network call here.
+    return link.user if link is not None else _user_link(ls_user_id, "")
 
 
 def _regions(labels) -> list[RegionInput]:
@@ -89,16 +104,12 @@ def _lock_annotation_id(ls_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x464D, ls_id])  # 0x464D: "FM" namespace
 
 
-def _retrain_check(campaign_id: int) -> None:
-    from annotator.services.learning import campaign_retrain_maybe
-
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
-    if campaign is None:
-        return
-    try:
-        campaign_retrain_maybe(campaign=campaign)
-    except Exception:  # noqa: BLE001 - the label is stored; a failed trigger must not fail the intake
-        logger.exception("retrain check for campaign %s failed", campaign_id)
+def _announce_stored(campaign: Campaign, annotation: Annotation) -> None:
+    for receiver, outcome in human_annotation_stored.send_robust(sender=Campaign, campaign=campaign,
+                                                                annotation=annotation):
+        if isinstance(outcome, Exception):  # the label is stored; a failed reaction must not fail the intake
+            logger.error("%s failed after annotation %s of campaign %s: %r", receiver, annotation.pk, campaign.pk,
+                         outcome, exc_info=outcome)
 
 
 @transaction.atomic
@@ -134,8 +145,8 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
         replaces=previous,
     )
     if stored.status == Annotation.Status.SUBMITTED:
-        # Once committed, see whether this campaign now has enough new labels to retrain on.
-        transaction.on_commit(lambda: _retrain_check(campaign.pk))
+        # Once committed, the learning loop may react (e.g. retrain once enough new labels arrived).
+        transaction.on_commit(lambda: _announce_stored(campaign, stored))
     if synced is None:
         SyncedAnnotation.objects.create(campaign=campaign, ls_annotation_id=ls_id, ls_task_id=task.get("id") or 0,
                                         ls_updated_at=updated_at, annotation=stored)

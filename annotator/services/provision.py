@@ -28,6 +28,17 @@ def campaign_create(*, name: str, description: str = "", generator: Generator | 
     return Campaign.objects.create(name=name, description=description, generator=generator)
 
 
+def campaign_create_provisioned(*, name: str, description: str = "", generator: Generator | None = None) -> Campaign:
+    """A new campaign with its Label Studio project and webhook; if provisioning fails, no campaign is left."""
+    campaign = campaign_create(name=name, description=description, generator=generator)
+    try:
+        campaign_provision(campaign=campaign)
+    except Exception:
+        campaign.delete()  # no campaign without its project
+        raise
+    return campaign
+
+
 def _find_project(ls, campaign: Campaign):
     if campaign.ls_project_id:
         for project in ls.projects.list():

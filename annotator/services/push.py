@@ -16,6 +16,7 @@ from backend.core.blobs import blob_read
 from backend.core.cli import ProgressCallback
 from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage
+from backend.jobs.services import job_create
 
 IMAGE_ID_FIELD = "flawmap_image_id"
 
@@ -77,7 +78,8 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
         raise ApplicationError(f"campaign {campaign.name!r} has no Label Studio project yet; provision it first")
     ls = ls_client()
     report = PushReport()
-    known = set(CampaignTask.objects.filter(campaign=campaign, image_id__in=image_ids).values_list("image_id", flat=True))
+    known = set(CampaignTask.objects.filter(campaign=campaign, image_id__in=image_ids)
+                .values_list("image_id", flat=True))
     wanted = [i for i in dict.fromkeys(image_ids) if i not in known]
     report.already_there = len(image_ids) - len(wanted)
     if not wanted:
@@ -124,6 +126,29 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
     return report
 
 
+def campaigns_push_predictions(*, image_ids: list[int]) -> int:
+    """Add the newest model pre-label to the Label Studio tasks these images already have (tasks pushed
+    before the prediction existed, or predicted by an older model). Returns how many tasks got one."""
+    tasks = list(CampaignTask.objects.filter(image_id__in=image_ids, campaign__ls_project_id__isnull=False)
+                 .select_related("campaign"))
+    if not tasks:
+        return 0
+    images = {im.pk: im for im in GeneratedImage.objects.filter(pk__in={t.image_id for t in tasks}).prefetch_related(
+        "annotations__masks__blob", "annotations__regions__artifact_class", "annotations__model_version")}
+    ls = ls_client()
+    pushed = 0
+    for task in tasks:
+        prediction, source = prediction_for(images[task.image_id])
+        if prediction is None or task.prediction_id == source.pk:
+            continue
+        ls.predictions.create(task=task.ls_task_id, result=prediction["result"], score=prediction.get("score"),
+                              model_version=prediction["model_version"])
+        task.prediction = source
+        task.save(update_fields=["prediction"])
+        pushed += 1
+    return pushed
+
+
 def unlabelled_image_ids(*, campaign: Campaign, limit: int | None = None) -> list[int]:
     """Images of the campaign's generator not labelled yet and not in the campaign, oldest first (all of
     them without `limit`: the candidates active learning orders)."""
@@ -134,10 +159,15 @@ def unlabelled_image_ids(*, campaign: Campaign, limit: int | None = None) -> lis
     return list(ids if limit is None else ids[:limit])
 
 
-def campaign_push_enqueue(*, campaign: Campaign, image_ids: list[int], created_by=None):
-    """Queue a `labelstudio_push` job (queue io) for these images; returns the Job."""
-    from backend.jobs.services import job_create
-
+def campaign_push_enqueue(*, campaign: Campaign, image_ids: list[int] | None = None, unlabelled: int | None = None,
+                          created_by=None):
+    """Queue a `labelstudio_push` job (queue io) for these images, or for the first `unlabelled` unlabelled
+    images of the campaign; returns the Job. Unknown image ids are refused before anything is queued."""
+    if image_ids is None:
+        image_ids = unlabelled_image_ids(campaign=campaign, limit=unlabelled)
+    known = set(GeneratedImage.objects.filter(pk__in=image_ids).values_list("id", flat=True))
+    if len(known) != len(set(image_ids)):
+        raise ApplicationError(f"unknown image id(s): {sorted(set(image_ids) - known)[:10]}")
     job, _ = job_create(kind="labelstudio_push", params={"campaign_id": campaign.pk, "image_ids": list(image_ids)},
-                        campaign=campaign, created_by=created_by)
+                        subject=campaign, created_by=created_by)
     return job

@@ -7,9 +7,18 @@ from django.utils import timezone
 
 from annotator.client import ls_client
 from annotator.models import Campaign, SyncedAnnotation, WebhookEvent
-from annotator.services.intake import CREATED, UPDATED, IntakeError, parse_ls_time, ls_annotation_apply, ls_annotation_delete
+from annotator.services.intake import (
+    CREATED,
+    UPDATED,
+    IntakeError,
+    ls_annotation_apply,
+    ls_annotation_delete,
+    ls_users_link,
+    parse_ls_time,
+)
 from annotator.services.provision import campaign_provision
 from backend.core.cli import ProgressCallback
+from backend.jobs.services import job_create
 
 # Annotations saved within this window before the watermark are looked at again (clock ties, slow commits).
 WATERMARK_SLACK = timedelta(minutes=5)
@@ -31,7 +40,8 @@ def _ensure_webhook(ls, campaign: Campaign) -> bool:
     """Label Studio disables a webhook after repeated failures; switch it back on (or recreate it)."""
     hook = None
     if campaign.ls_webhook_id:
-        hook = next((h for h in ls.webhooks.list(project=str(campaign.ls_project_id)) if h.id == campaign.ls_webhook_id), None)
+        hook = next((h for h in ls.webhooks.list(project=str(campaign.ls_project_id))
+                     if h.id == campaign.ls_webhook_id), None)
     if hook is None:
         campaign_provision(campaign=campaign)
         return True
@@ -67,6 +77,7 @@ def campaign_reconcile(*, campaign: Campaign, on_progress: ProgressCallback | No
         if on_progress is not None:
             on_progress(done, None)
         task = {"id": task_obj.id, "data": task_obj.data or {}}
+        ls_users_link([a.get("completed_by") for a in task_obj.annotations or []])
         for annotation in task_obj.annotations or []:
             seen.add(annotation["id"])
             updated_at = parse_ls_time(annotation.get("updated_at") or annotation.get("created_at"))
@@ -95,8 +106,6 @@ def campaign_reconcile(*, campaign: Campaign, on_progress: ProgressCallback | No
 
 def campaign_reconcile_enqueue(*, campaign: Campaign, created_by=None):
     """Queue a `labelstudio_reconcile` job (queue io); while one is queued or running, that one is returned."""
-    from backend.jobs.services import job_create
-
-    job, _ = job_create(kind="labelstudio_reconcile", params={"campaign_id": campaign.pk}, campaign=campaign,
+    job, _ = job_create(kind="labelstudio_reconcile", params={"campaign_id": campaign.pk}, subject=campaign,
                         created_by=created_by, dedupe_key=f"reconcile:campaign:{campaign.pk}")
     return job

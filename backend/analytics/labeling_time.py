@@ -12,6 +12,7 @@ A pass is "assisted" when its image already had a model annotation (a pre-label)
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,12 +65,22 @@ def counted_passes(*, generator_id: int | None = None) -> list[Pass]:
     return out
 
 
-def _campaigns_by_image(image_ids: set[int]) -> dict[int, tuple[str, ...]]:
-    from annotator.models import CampaignTask  # optional integration: analytics works without campaigns
+# image ids -> {image id: names of the campaigns it was labelled in}. Campaigns live in the Label Studio gateway,
+# above this app: it registers the lookup (register_campaign_lookup); without one every pass is "(none)".
+CampaignLookup = Callable[[set[int]], dict[int, tuple[str, ...]]]
+_campaign_lookups: list[CampaignLookup] = []
 
-    found: dict[int, list[str]] = defaultdict(list)
-    for image_id, name in CampaignTask.objects.filter(image_id__in=image_ids).values_list("image_id", "campaign__name"):
-        found[image_id].append(name)
+
+def register_campaign_lookup(lookup: CampaignLookup) -> None:
+    if lookup not in _campaign_lookups:
+        _campaign_lookups.append(lookup)
+
+
+def _campaigns_by_image(image_ids: set[int]) -> dict[int, tuple[str, ...]]:
+    found: dict[int, set[str]] = defaultdict(set)
+    for lookup in _campaign_lookups:
+        for image_id, names in lookup(image_ids).items():
+            found[image_id].update(names)
     return {k: tuple(sorted(v)) for k, v in found.items()}
 
 

@@ -149,7 +149,8 @@ class ImageMaskCreateApi(APIView):
         file = serializers.FileField()
         regions = serializers.CharField(required=False, default="[]", help_text="JSON list of regions.")
 
-    @extend_schema(request={"multipart/form-data": MaskUploadInputSerializer}, responses={201: AnnotationOutputSerializer})
+    @extend_schema(request={"multipart/form-data": MaskUploadInputSerializer},
+                   responses={201: AnnotationOutputSerializer})
     def post(self, request, image_id: int):
         image = get_or_404(image_get(image_id=image_id), "image")
         data = self.MaskUploadInputSerializer(data=request.data)

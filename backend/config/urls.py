@@ -5,18 +5,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotator import apis as labelstudio_apis
 from backend.analytics import apis as analytics_apis
 from backend.annotations import apis as annotation_apis
-from datasets import apis as dataset_apis
 from backend.images import apis as image_apis
 from backend.jobs import apis as job_apis
 from backend.mlmodels import apis as model_apis
 from backend.quality import apis as quality_apis
 from backend.taxonomy import apis as taxonomy_apis
+from datasets import apis as dataset_apis
+from learning import apis as learning_apis
 
 api = [
     path("generators/", image_apis.GeneratorListApi.as_view(), name="generator-list"),
     path("generators/leaderboard", quality_apis.GeneratorLeaderboardApi.as_view(), name="generator-leaderboard"),
     path("generators/<int:generator_id>/", image_apis.GeneratorDetailApi.as_view(), name="generator-detail"),
-    path("generators/<int:generator_id>/onboard", labelstudio_apis.GeneratorOnboardApi.as_view(),
+    path("generators/<int:generator_id>/onboard", learning_apis.GeneratorOnboardApi.as_view(),
          name="generator-onboard"),
     path("tasks/", image_apis.TaskListApi.as_view(), name="task-list"),
     path("taxonomy/", taxonomy_apis.TaxonomyApi.as_view(), name="taxonomy"),
@@ -38,7 +39,7 @@ api = [
     path("campaigns/", labelstudio_apis.CampaignListApi.as_view(), name="campaign-list"),
     path("campaigns/<int:campaign_id>/", labelstudio_apis.CampaignDetailApi.as_view(), name="campaign-detail"),
     path("campaigns/<int:campaign_id>/push", labelstudio_apis.CampaignPushApi.as_view(), name="campaign-push"),
-    path("campaigns/<int:campaign_id>/next-batch", labelstudio_apis.CampaignNextBatchApi.as_view(),
+    path("campaigns/<int:campaign_id>/next-batch", learning_apis.CampaignNextBatchApi.as_view(),
          name="campaign-next-batch"),
     path("campaigns/<int:campaign_id>/reconcile", labelstudio_apis.CampaignReconcileApi.as_view(),
          name="campaign-reconcile"),
@@ -59,7 +60,7 @@ api = [
     path("jobs/", job_apis.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", job_apis.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel", job_apis.JobCancelApi.as_view(), name="job-cancel"),
-    path("models/train", model_apis.ModelTrainApi.as_view(), name="model-train"),
+    path("models/train", learning_apis.ModelTrainApi.as_view(), name="model-train"),
     path("models/", model_apis.ModelVersionListApi.as_view(), name="model-list"),
     path("models/<int:model_id>/", model_apis.ModelVersionDetailApi.as_view(), name="model-detail"),
     path("models/<int:model_id>/promote", model_apis.ModelVersionPromoteApi.as_view(), name="model-promote"),
@@ -74,7 +75,7 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
-    path("dashboard/", include("backend.dashboard.urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("api/", include(api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

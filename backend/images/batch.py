@@ -6,8 +6,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from backend.core.exceptions import ApplicationError
-from backend.images.models import Generator, SynthesisTask
+from backend.images.models import GeneratedImage, Generator, SynthesisTask
 from backend.images.services import IngestItem, ItemRejected, PreparedItem, image_prepare, image_store
+from backend.images.signals import unlabelled_images_ingested
 
 LOOKAHEAD = 8
 PREPARE_THREADS = 2
@@ -60,12 +61,8 @@ def images_ingest_batch(
         if on_item is not None:
             on_item()
     if unlabelled_new:
-        from backend.mlmodels.services import prelabel_enqueue, vlm_prelabel_enqueue
-
-        # New unlabelled images get a pre-label job per production model: the segmenter's mask and PAR,
-        # the VLM classifier's boxes, classes and captions.
-        prelabel_enqueue(image_ids=unlabelled_new)
-        vlm_prelabel_enqueue(image_ids=unlabelled_new)
+        # The model registry pre-labels them (a job per production model).
+        unlabelled_images_ingested.send(sender=GeneratedImage, image_ids=unlabelled_new)
     return report
 
 

@@ -88,7 +88,8 @@ def folder_plan(root: Path, *, masks_dir: Path | None = None, manifest: Path | N
         and p.resolve() not in skip_files
         and not any(d in p.resolve().parents for d in skip_dirs)
     )
-    errors += [ItemRejected(str(p), "listed in the manifest but there is no such file") for p in entries if not p.is_file()]
+    errors += [ItemRejected(str(p), "listed in the manifest but there is no such file")
+               for p in entries if not p.is_file()]
     return FolderPlan(image_root, paths, masks_dir.resolve() if masks_dir else None, entries, errors)
 
 

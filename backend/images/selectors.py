@@ -7,7 +7,6 @@ from django.db.models import F, Prefetch, QuerySet
 from PIL import Image
 
 from backend.core.blobs import blob_read
-
 from backend.images.models import GeneratedImage, Generator, SynthesisTask
 
 ORDERINGS = {

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from backend.annotations.masks import CanonicalMask, mask_canonicalize
+from backend.annotations.models import MaskLabel
 from backend.annotations.services import annotation_create
 from backend.core.blobs import atomic_with_blobs, blob_delete_unreferenced, blob_store, sha256_hex
 from backend.core.exceptions import ApplicationError
@@ -125,7 +126,8 @@ class ItemRejected(Exception):
 
 def _check_conditional(cond: ConditionalFile, max_pixels: int) -> str:
     if cond.role not in ConditionalInput.Role.values:
-        raise Rejected(f"unknown conditional input role {cond.role!r}; known: {', '.join(ConditionalInput.Role.values)}")
+        raise Rejected(f"unknown conditional input role {cond.role!r};"
+                       f" known: {', '.join(ConditionalInput.Role.values)}")
     if cond.role in CONDITIONAL_TEXT_ROLES:
         try:
             cond.data.decode("utf-8")
@@ -231,8 +233,6 @@ def task_create(*, slug: str, name: str, description: str = "", is_conditional: 
 @transaction.atomic
 def image_delete(*, image: GeneratedImage) -> None:
     """Delete an image with its conditional inputs and annotations; files no row uses any more go too."""
-    from backend.annotations.models import MaskLabel  # annotations depends on images, not the reverse
-
     blobs = [image.blob]
     blobs += [c.blob for c in image.conditional_inputs.select_related("blob")]
     blobs += [m.blob for m in MaskLabel.objects.filter(annotation__image=image).select_related("blob")]

@@ -28,7 +28,8 @@ class JobOutputSerializer(serializers.Serializer):
     retry_of = serializers.IntegerField(source="retry_of_id")
     retried_by = serializers.SerializerMethodField()
     cancel_requested = serializers.BooleanField()
-    campaign = serializers.IntegerField(source="campaign_id")
+    subject_type = serializers.CharField(source="subject_label", allow_null=True)
+    subject_id = serializers.IntegerField(allow_null=True)
     worker = serializers.CharField()
     heartbeat_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
@@ -45,17 +46,20 @@ class JobListApi(APIView):
         parameters=[
             OpenApiParameter("kind", str),
             OpenApiParameter("status", str, enum=Job.Status.values),
-            OpenApiParameter("campaign", int),
+            OpenApiParameter("subject_type", str, description="What the jobs work on: app_label.model, "
+                                                          "e.g. annotator.campaign"),
+            OpenApiParameter("subject_id", int),
         ],
         responses=JobOutputSerializer(many=True),
     )
     def get(self, request):
-        status, campaign = request.query_params.get("status"), request.query_params.get("campaign")
+        status, subject_id = request.query_params.get("status"), request.query_params.get("subject_id")
         if status and status not in Job.Status.values:
             raise ApplicationError(f"status must be one of {', '.join(Job.Status.values)}")
-        if campaign and not campaign.isdigit():
-            raise ApplicationError("campaign must be an id")
-        qs = job_list(kind=request.query_params.get("kind"), status=status, campaign_id=int(campaign or 0) or None)
+        if subject_id and not subject_id.isdigit():
+            raise ApplicationError("subject_id must be an id")
+        qs = job_list(kind=request.query_params.get("kind"), status=status,
+                      subject_type=request.query_params.get("subject_type"), subject_id=int(subject_id or 0) or None)
         return paginated_response(queryset=qs, serializer_class=JobOutputSerializer, request=request, view=self)
 
 

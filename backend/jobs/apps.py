@@ -4,6 +4,4 @@ from django.apps import AppConfig
 class JobsConfig(AppConfig):
     name = "backend.jobs"
     label = "jobs"
-
-    def ready(self) -> None:
-        from backend.jobs import handlers  # noqa: F401  (job kinds register their handlers)
+    # Job kinds are registered by the apps that define them, each in its own AppConfig.ready().

@@ -1,5 +1,13 @@
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+
+
+class JobQuerySet(models.QuerySet):
+    def for_subject(self, subject: models.Model) -> "JobQuerySet":
+        """Jobs working on `subject` (a campaign, a dataset, ...)."""
+        return self.filter(subject_type=ContentType.objects.get_for_model(subject), subject_id=subject.pk)
 
 
 class Job(models.Model):
@@ -42,8 +50,13 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    campaign = models.ForeignKey("annotator.Campaign", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="jobs")
+    # What the job works on, of any app (a campaign, ...): the job engine sits below every app that queues jobs,
+    # so it names none of them.
+    subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    subject_id = models.PositiveBigIntegerField(null=True, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -53,10 +66,19 @@ class Job(models.Model):
                 name="job_one_active_per_dedupe_key",
             ),
         ]
-        indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat")]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+                   models.Index(fields=["subject_type", "subject_id"], name="job_subject")]
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.kind} {self.status}"
+
+    @property
+    def subject_label(self) -> str | None:
+        """`app_label.model` of the subject, as the API names it."""
+        if self.subject_type_id is None:
+            return None
+        subject_type = ContentType.objects.get_for_id(self.subject_type_id)  # cached by Django
+        return f"{subject_type.app_label}.{subject_type.model}"
 
     @property
     def is_active(self) -> bool:

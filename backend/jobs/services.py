@@ -21,16 +21,17 @@ logger = logging.getLogger(__name__)
 
 
 def _enqueue(job: Job) -> None:
-    from backend.jobs.tasks import run_job
+    from backend.jobs.tasks import run_job  # tasks.py imports this module (a task calls job_run)
 
     transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], queue=job.queue))
 
 
 def job_create(
-    *, kind: str, params: dict | None = None, dedupe_key: str = "", created_by=None, campaign=None
+    *, kind: str, params: dict | None = None, dedupe_key: str = "", created_by=None, subject=None
 ) -> tuple[Job, bool]:
     """Queue a job of a registered kind; returns (job, created). With a `dedupe_key` that an active job
-    already holds, that job is returned instead and nothing new is queued."""
+    already holds, that job is returned instead and nothing new is queued. `subject` is the row the job works
+    on (any model), for listing a campaign's jobs and the like."""
     try:
         spec = job_kind(kind)
     except KeyError as exc:
@@ -44,7 +45,7 @@ def job_create(
             with transaction.atomic():
                 job = Job.objects.create(
                     kind=kind, queue=spec.queue, params=params or {}, dedupe_key=dedupe_key,
-                    max_attempts=spec.max_attempts, created_by=created_by, campaign=campaign,
+                    max_attempts=spec.max_attempts, created_by=created_by, subject=subject,
                 )
         except IntegrityError:
             # A concurrent trigger queued the same work first (partial unique index on dedupe_key).
@@ -144,7 +145,7 @@ def jobs_reap_stale(*, timeout_seconds: int | None = None) -> list[int]:
                 retry = Job.objects.create(
                     kind=job.kind, queue=job.queue, params=job.params, dedupe_key=job.dedupe_key,
                     attempt=job.attempt + 1, max_attempts=job.max_attempts, retry_of=job,
-                    created_by=job.created_by, campaign=job.campaign,
+                    created_by=job.created_by, subject_type_id=job.subject_type_id, subject_id=job.subject_id,
                 )
                 _enqueue(retry)
             else:

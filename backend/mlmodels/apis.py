@@ -9,6 +9,7 @@ from backend.core.api import paginated_response
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.mlmodels.models import ModelVersion
+from backend.mlmodels.reward import BadImage, RewardInput, check_limits, rewards_compute
 from backend.mlmodels.selectors import model_version_list
 from backend.mlmodels.services import model_promote
 
@@ -67,63 +68,6 @@ class ModelVersionPromoteApi(APIView):
         return Response(ModelVersionOutputSerializer(model_version_list().get(pk=model.pk)).data)
 
 
-class ModelTrainApi(APIView):
-    """Admins: queue a segmenter training now — on a campaign's training data (as its retraining policy
-    would), or on a dataset / dataset version. The candidate is promoted only if it beats production."""
-
-    class TrainInputSerializer(serializers.Serializer):
-        campaign = serializers.IntegerField(required=False)
-        dataset = serializers.IntegerField(required=False)
-        dataset_version = serializers.IntegerField(required=False)
-        max_iters = serializers.IntegerField(required=False, min_value=1, max_value=200_000)
-        replay_images = serializers.IntegerField(
-            required=False, min_value=0, max_value=100_000,
-            help_text="Segmenter fine-tunes: this many of the production model's own training images join the "
-                      "train split (rehearsal; a campaign's default is its retrain_replay_images).")
-        kind = serializers.ChoiceField(choices=ModelVersion.Kind.values, default=ModelVersion.Kind.SEGMENTER,
-                                       help_text="With dataset / dataset_version: which model to train. A campaign "
-                                                 "retrains both (the VLM when VLM_BASE_MODEL is set).")
-
-        def validate(self, attrs):
-            given = [k for k in ("campaign", "dataset", "dataset_version") if k in attrs]
-            if len(given) != 1:
-                raise serializers.ValidationError("give exactly one of campaign, dataset, dataset_version")
-            return attrs
-
-    @extend_schema(request=TrainInputSerializer, responses={202: inline_serializer(
-        "TrainQueued", {"job": serializers.IntegerField(), "created": serializers.BooleanField()})})
-    def post(self, request):
-        from annotator.models import Campaign
-        from annotator.services.learning import campaign_retrain_maybe
-        from backend.jobs.services import job_create
-        from datasets.models import Dataset, DatasetVersion
-
-        data = self.TrainInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        args = data.validated_data
-        if "campaign" in args:
-            campaign = get_object_or_404(Campaign, pk=args["campaign"])
-            decision = campaign_retrain_maybe(campaign=campaign, force=True, created_by=request.user,
-                                              max_iters=args.get("max_iters"), replay_images=args.get("replay_images"))
-            job, created = decision.job, decision.created
-        else:
-            vlm = args["kind"] == ModelVersion.Kind.VLM
-            # max_iters and replay_images shape the segmenter's run; the VLM's steps come from VLM_TRAIN_MAX_STEPS.
-            params = {} if vlm else {k: args[k] for k in ("max_iters", "replay_images") if args.get(k)}
-            if "dataset" in args:
-                params["dataset_id"] = get_object_or_404(Dataset, pk=args["dataset"]).pk
-            else:
-                version = get_object_or_404(DatasetVersion, pk=args["dataset_version"])
-                if version.status != DatasetVersion.Status.READY:
-                    raise ApplicationError(f"{version} is not complete")
-                params["dataset_version_id"] = version.pk
-            target = params.get("dataset_id") or f"v{params.get('dataset_version_id')}"
-            job, created = job_create(kind="train_vlm" if vlm else "train_segmenter", params=params,
-                                      dedupe_key=f"{'train_vlm' if vlm else 'train'}:dataset:{target}",
-                                      created_by=request.user)
-        return Response({"job": job.pk, "created": created}, status=202)
-
-
 class RewardApi(APIView):
     """Reward for generator fine-tuning (DDPO-style): per image PAR (production segmenter), the artifact
     classes the production VLM classifier finds, and reward = clip(1 - PAR - REWARD_LAMBDA * sum of the found
@@ -154,8 +98,6 @@ class RewardApi(APIView):
                    responses={200: RewardOutputSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
                               503: OpenApiTypes.OBJECT})
     def post(self, request):
-        from backend.mlmodels.reward import BadImage, RewardInput, check_limits, rewards_compute
-
         files = request.FILES.getlist("images")
         # Limits first, before reading every file into memory or validating anything else.
         check_limits(count=len(files), total_bytes=sum(f.size or 0 for f in files))

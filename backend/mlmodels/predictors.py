@@ -3,6 +3,7 @@ storage once per process into a local cache (mmseg and torch read files, and S3 
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -11,6 +12,9 @@ from django.conf import settings
 
 from backend.core.blobs import blob_open
 from backend.mlmodels.models import ModelVersion
+from ml.vlm.model import load_tuned
+from ml.vlm.package import read_meta, unpack
+from ml.vlm.predictor import VlmPredictor
 
 _CACHE_SIZE = 2
 _cache: OrderedDict[tuple[str, str], object] = OrderedDict()
@@ -45,7 +49,7 @@ def _cached(key: tuple[str, str], build):
 
 def segmenter_predictor(model_version: ModelVersion, *, device: str | None = None, batch_size: int | None = None):
     """A cached `ml.segmentation.Predictor` for this model version."""
-    from ml.segmentation.predictor import Predictor
+    from ml.segmentation.predictor import Predictor  # torch loads with the first model, not at web start-up
 
     device = device or settings.FLAWMAP_ML_DEVICE
     return _cached((model_version.checkpoint.sha256, device), lambda: Predictor(
@@ -55,8 +59,6 @@ def segmenter_predictor(model_version: ModelVersion, *, device: str | None = Non
 
 def _unpacked_vlm(packed: Path) -> Path:
     """The packed VLM's folder beside the cached checkpoint, unpacked once."""
-    from ml.vlm.package import unpack
-
     folder = packed.with_suffix(".vlm")
     if not folder.is_dir():
         tmp = packed.with_suffix(f".{threading.get_ident()}.vlm-tmp")
@@ -64,8 +66,6 @@ def _unpacked_vlm(packed: Path) -> Path:
         try:
             tmp.replace(folder)
         except OSError:  # another process unpacked the same package first
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
@@ -74,10 +74,6 @@ def vlm_predictor(model_version: ModelVersion, *, device: str | None = None, bat
     """A cached `ml.vlm.predictor.VlmPredictor` for a packed VLM model version: the package is unpacked
     next to the cached checkpoint once, and its base is the one it was trained on (VLM_BASE_MODEL when
     the recorded one is not on this machine)."""
-    from ml.vlm.model import load_tuned
-    from ml.vlm.package import read_meta
-    from ml.vlm.predictor import VlmPredictor
-
     device = device or settings.FLAWMAP_ML_DEVICE
 
     def build():

@@ -14,6 +14,7 @@ from backend.images.models import GeneratedImage
 from backend.images.selectors import image_pixels
 from backend.mlmodels.models import ImagePrediction, ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor
+from ml.segmentation.uncertainty import mean_entropy, mean_margin
 
 Progress = Callable[[float, str], None]
 
@@ -21,8 +22,6 @@ Progress = Callable[[float, str], None]
 def images_prelabel(*, model_version: ModelVersion, image_ids: list[int], progress: Progress | None = None) -> dict:
     """Predict every listed image this model version has not predicted yet. Returns counts and the ids of
     the images that got a new pre-label."""
-    from ml.segmentation.uncertainty import mean_entropy, mean_margin
-
     done = set(ImagePrediction.objects.filter(model_version=model_version, image_id__in=image_ids)
                .values_list("image_id", flat=True))
     todo = list(GeneratedImage.objects.filter(pk__in=image_ids).exclude(pk__in=done).select_related("blob")

@@ -21,6 +21,7 @@ from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor, vlm_predictor
 from backend.mlmodels.selectors import model_production_get
+from ml.vlm.reward import FORMULA, reward
 
 
 class RequestTooLarge(APIException):
@@ -92,8 +93,6 @@ def production_models() -> tuple[ModelVersion, ModelVersion]:
 
 
 def rewards_compute(*, items: list[RewardInput]) -> dict:
-    from ml.vlm.reward import FORMULA, reward
-
     check_limits(count=len(items), total_bytes=sum(len(i.data) for i in items))
     segmenter, vlm = production_models()
     arrays = [decode(i, item) for i, item in enumerate(items)]

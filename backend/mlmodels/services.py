@@ -10,13 +10,17 @@ from django.utils import timezone
 
 from backend.core.blobs import atomic_with_blobs, blob_store
 from backend.core.exceptions import ApplicationError
+from backend.jobs.services import job_create
 from backend.mlmodels.models import ModelPromotion, ModelVersion
+from backend.mlmodels.selectors import model_production_get
+from ml.vlm.package import is_package, read_meta
 
 CHECKPOINT_CONTENT_TYPE = "application/octet-stream"
 
 
 def _segmenter_description(path: Path) -> tuple[str, str]:
     """(config_name, config text) of a segmenter checkpoint; raises ApplicationError if it is not one."""
+    # torch loads here, when a checkpoint is registered, not when the web process starts
     from ml.segmentation.checkpoint import CheckpointError, is_torchscript, read_checkpoint, state_dict_of
 
     if is_torchscript(path):
@@ -37,8 +41,6 @@ def _segmenter_description(path: Path) -> tuple[str, str]:
 
 def _vlm_description(path: Path) -> tuple[str, str]:
     """(base model, flawmap_vlm.json text) of a packed VLM (ml.vlm.package); ApplicationError otherwise."""
-    from ml.vlm.package import is_package, read_meta
-
     if not is_package(path):
         raise ApplicationError(f"{path}: not a packed VLM (python -m ml.vlm.train, then ml.vlm.package.pack)")
     meta = read_meta(path)
@@ -112,36 +114,28 @@ def model_promote(*, model_version: ModelVersion) -> ModelVersion:
     return target
 
 
-def _prelabel_job(*, kind: str, job_kind: str, image_ids: list[int] | None, campaign_id: int | None):
+def _prelabel_job(*, kind: str, job_kind: str, image_ids: list[int] | None, subject=None):
     """Queue `job_kind` with the production model of `kind` (None = all unlabelled images; one such job per
     model at a time). Returns the job, or None when there is no model to pre-label with."""
-    from backend.jobs.services import job_create
-    from backend.mlmodels.selectors import model_production_get
-
     model = model_production_get(kind=kind)
     if model is None or image_ids == []:
         return None
     job, _ = job_create(
         kind=job_kind, params={"image_ids": image_ids, "model_version_id": model.pk},
         dedupe_key="" if image_ids is not None else f"{job_kind}:all:{model.pk}",
-        campaign=None if campaign_id is None else _campaign(campaign_id),
+        subject=subject,
     )
     return job
 
 
-def prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = None):
+def prelabel_enqueue(*, image_ids: list[int] | None, subject=None):
     """Queue a segmenter pre-label job (mask + PAR) when a production segmenter exists; None otherwise."""
     return _prelabel_job(kind=ModelVersion.Kind.SEGMENTER, job_kind="prelabel", image_ids=image_ids,
-                         campaign_id=campaign_id)
+                         subject=subject)
 
 
-def vlm_prelabel_enqueue(*, image_ids: list[int] | None, campaign_id: int | None = None):
+def vlm_prelabel_enqueue(*, image_ids: list[int] | None, subject=None):
     """Queue a `prelabel_vlm` job (boxes, classes, captions) when a production VLM exists; None otherwise."""
     return _prelabel_job(kind=ModelVersion.Kind.VLM, job_kind="prelabel_vlm", image_ids=image_ids,
-                         campaign_id=campaign_id)
+                         subject=subject)
 
-
-def _campaign(campaign_id: int):
-    from annotator.models import Campaign
-
-    return Campaign.objects.filter(pk=campaign_id).first()

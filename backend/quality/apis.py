@@ -12,7 +12,12 @@ from backend.images.selectors import image_get
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.selectors import model_production_get
 from backend.quality.selectors import (
-    GROUP_BY, SOURCES, best_of_n, best_of_n_grouped, fix_job_get, generator_leaderboard,
+    GROUP_BY,
+    SOURCES,
+    best_of_n,
+    best_of_n_grouped,
+    fix_job_get,
+    generator_leaderboard,
 )
 from backend.quality.services import fix_job_request
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from backend.jobs.context import JobContext
 from backend.jobs.registry import job_handler
+from backend.quality.services import fix_job_run
 
 
 @job_handler("fix_image", queue="gpu")  # the segmenter twice and an inpainter
 def fix_image(ctx: JobContext) -> dict:
-    from backend.quality.services import fix_job_run
-
     fix = fix_job_run(fix_job_id=ctx.params["fix_job_id"], progress=ctx.progress)
     ctx.log(f"image {fix.image_id}: PAR {fix.par_before:.4f} -> {fix.par_after:.4f}, "
             + (f"fixed image {fix.result_id}" if fix.result_id else "nothing to fix"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from django.http import QueryDict
 from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
+from django.http import QueryDict
 
 from backend.annotations.models import MaskLabel
 from backend.core.exceptions import ApplicationError

@@ -20,6 +20,7 @@ from backend.images.services import IngestItem, image_ingest
 from backend.jobs.models import Job
 from backend.jobs.services import job_create
 from backend.mlmodels.models import ModelVersion
+from backend.mlmodels.predictors import segmenter_predictor
 from backend.mlmodels.selectors import model_production_get
 from backend.quality.models import FixJob
 
@@ -38,7 +39,7 @@ def fix_job_request(*, image: GeneratedImage, mode: str = "zoom", backend: str |
                     dilate: int | None = None, requested_by=None) -> FixJob:
     """Queue a fix of this image with the production segmenter. Refused (ApplicationError) when there is no
     production segmenter or the inpainting backend can't run here, before any job exists."""
-    from ml.rectify import MODES, InpainterUnavailable, inpainter_check
+    from ml.rectify import MODES, InpainterUnavailable, inpainter_check  # torch loads here, not at web start-up
 
     if mode not in MODES:
         raise ApplicationError(f"mode must be one of {', '.join(MODES)}")
@@ -68,9 +69,7 @@ def image_fix(*, image: GeneratedImage, model_version: ModelVersion, mode: str, 
     """Segment, fix and re-segment one stored image; store the fixed one (PNG) as a new image of the same
     generator and task, linked through `fixed_from`, with the segmenter's mask of it as a model annotation.
     Fixing the same image the same way again gives the same bytes, hence the same (existing) image."""
-    from ml.rectify import inpainter_create, rectify_images
-
-    from backend.mlmodels.predictors import segmenter_predictor
+    from ml.rectify import inpainter_create, rectify_images  # torch loads here, on a worker, not in the web process
 
     array = image_pixels(image)
     inpainter = inpainter_create(backend, working_size=settings.FLAWMAP_FIX_WORKING_SIZE,

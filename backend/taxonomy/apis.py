@@ -62,7 +62,8 @@ class TaxonomyVersionListApi(APIView):
     @extend_schema(responses=TaxonomyVersionOutputSerializer(many=True))
     def get(self, request):
         qs = TaxonomyVersion.objects.prefetch_related("classes")
-        return paginated_response(queryset=qs, serializer_class=self.TaxonomyVersionOutputSerializer, request=request, view=self)
+        return paginated_response(queryset=qs, serializer_class=self.TaxonomyVersionOutputSerializer, request=request,
+                                  view=self)
 
     @extend_schema(request=TaxonomyVersionCreateInputSerializer, responses={201: TaxonomyVersionOutputSerializer})
     def post(self, request):

@@ -1,4 +1,5 @@
-"""Exporters, one module per format, found by name in `EXPORTERS`."""
+"""Exporters, one module per format, found by name in `EXPORTERS`. Each app registers its formats (with
+`@register`) in its AppConfig.ready(): datasets its own, annotator the Label Studio one."""
 
 from datasets.exporters.base import Exporter
 
@@ -17,11 +18,3 @@ def get_exporter(name: str) -> Exporter:
         return EXPORTERS[name]()
     except KeyError:
         raise KeyError(f"unknown export format {name!r}; known: {', '.join(sorted(EXPORTERS))}") from None
-
-
-# Importing the modules registers them.
-from datasets.exporters import pal4vst  # noqa: E402,F401
-from datasets.exporters import coco  # noqa: E402,F401
-from datasets.exporters import labelstudio  # noqa: E402,F401
-from datasets.exporters import synartifact  # noqa: E402,F401
-from datasets.exporters import vlm_jsonl  # noqa: E402,F401

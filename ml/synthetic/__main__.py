@@ -1,4 +1,6 @@
-"""CLI: python -m ml.synthetic --out DIR [--n 24] [--size 256] [--seed 0] [--kinds K,..] [--clean-fraction F] [--force]"""
+"""CLI: python -m ml.synthetic --out DIR [--n 24] [--size 256] [--seed 0] [--kinds K,..]
+[--clean-fraction F] [--force]
+"""
 
 from __future__ import annotations
 

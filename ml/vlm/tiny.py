@@ -71,8 +71,14 @@ def build_tokenizer(classes, *, extra_text: list[str] = (), vocab_size: int = 12
 def build_tiny_vlm(out: Path, classes, *, image_size: int = 64, seed: int = 0, extra_text: list[str] = ()) -> Path:
     """Write a tiny random-weight LLaVA (model + processor) to `out`; returns `out`."""
     import torch
-    from transformers import (CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor)
+    from transformers import (
+        CLIPImageProcessorPil,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
 
     from ml.vlm.model import quiet_transformers
 

@@ -25,7 +25,8 @@ def ls(labelstudio_server, settings):
         ls_client().projects.delete(id=project_id)
 
 
-def test_campaign_create_provisions_and_push_queues(ls, admin_client, viewer_client, django_capture_on_commit_callbacks):
+def test_campaign_create_provisions_and_push_queues(ls, admin_client, viewer_client,
+                                                   django_capture_on_commit_callbacks):
     gen = GeneratorFactory(name="newgen")
     name = f"api-{uuid.uuid4().hex[:6]}"
     r = admin_client.post("/api/campaigns/", {"name": name, "generator": gen.pk}, format="json")
@@ -39,8 +40,11 @@ def test_campaign_create_provisions_and_push_queues(ls, admin_client, viewer_cli
         r = admin_client.post(f"/api/campaigns/{body['id']}/push", {"unlabelled": 10}, format="json")
     assert r.status_code == 202 and r.json()["queued"] == 3
     push = admin_client.get(f"/api/jobs/{r.json()['job']}/").json()
-    assert (push["kind"], push["queue"], push["status"], push["campaign"]) == ("labelstudio_push", "io", "succeeded",
-                                                                               body["id"])
+    assert (push["kind"], push["queue"], push["status"], push["subject_type"], push["subject_id"]) == (
+        "labelstudio_push", "io", "succeeded", "annotator.campaign", body["id"])
+    listed = admin_client.get(f"/api/jobs/?subject_type=annotator.campaign&subject_id={body['id']}").json()
+    assert [j["id"] for j in listed["results"]] == [push["id"]]
+    assert admin_client.get("/api/jobs/?subject_type=nope.nothing").status_code == 400
     assert push["result"]["pushed"] == 3
     assert set(CampaignTask.objects.values_list("image_id", flat=True)) == {im.pk for im in unlabelled}
     r = admin_client.post(f"/api/campaigns/{body['id']}/push", {"image_ids": [999999]}, format="json")

@@ -30,7 +30,9 @@ def test_labels_round_trip_through_results():
     results = labels_to_results(mask=mask, regions=regions, width=53, height=37)
     back = results_to_labels(results, width=53, height=37)
     assert np.array_equal(back.mask, mask)
-    assert [(r.label, r.caption) for r in back.regions] == [("Localized Blur", "smeared cheek"), ("Abnormal Texture", "")]
+    assert [(r.label, r.caption) for r in back.regions] == [
+        ("Localized Blur", "smeared cheek"), ("Abnormal Texture", "")
+    ]
     for got, want in zip(back.regions, regions):
         assert (got.x1, got.y1, got.x2, got.y2) == pytest.approx((want.x1, want.y1, want.x2, want.y2), abs=1e-6)
 
@@ -61,6 +63,6 @@ def test_labeling_config_is_valid_xml_with_one_label_per_class():
     xml = labeling_config([("Illegible Letters", 'Text that is "garbled" & <unreadable>'), ("Localized Blur", "x")])
     root = etree.fromstring(xml.encode())
     labels = root.findall("./RectangleLabels/Label")
-    assert [l.get("value") for l in labels] == ["Illegible Letters", "Localized Blur"]
+    assert [label.get("value") for label in labels] == ["Illegible Letters", "Localized Blur"]
     assert labels[0].get("hint") == 'Text that is "garbled" & <unreadable>'
     assert root.find("./TextArea").get("perRegion") == "true"

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from rest_framework.test import APIClient
 
 from annotator.converter import LSRegion, labels_to_results, mask_to_rle
 from annotator.models import Campaign, CampaignTask, LabelStudioUser, WebhookEvent
+from annotator.services import intake
 from backend.annotations.models import Annotation, MaskLabel
 from tests.conftest import png_bytes
 from tests.factories import make_image
@@ -48,7 +50,8 @@ def payload(task, *, ann_id=1, updated="2026-11-21T10:00:00Z", result=None, acti
 
 def post(body, secret=None):
     client = APIClient()
-    headers = {settings.LABEL_STUDIO_WEBHOOK_HEADER: secret if secret is not None else settings.LABEL_STUDIO_WEBHOOK_SECRET}
+    headers = {settings.LABEL_STUDIO_WEBHOOK_HEADER:
+               secret if secret is not None else settings.LABEL_STUDIO_WEBHOOK_SECRET}
     return client.post("/api/labelstudio/webhook/", body, format="json", headers=headers)
 
 
@@ -165,3 +168,24 @@ def test_broker_down_still_acknowledges(task, monkeypatch, django_capture_on_com
         response = post(payload(task))
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == "pending"
+
+
+def test_a_new_label_studio_user_is_looked_up_outside_the_intake_transaction(task, monkeypatch,
+                                                                             django_capture_on_commit_callbacks):
+    depth_at_start = len(connection.atomic_blocks)  # the test's own transaction
+    looked_up = []
+
+    class Users:
+        def get(self, id):
+            looked_up.append((id, len(connection.atomic_blocks)))
+            return type("LsUser", (), {"email": "new@example.org"})()
+
+    monkeypatch.setattr(intake, "ls_client", lambda: type("Client", (), {"users": Users()})())
+    body = payload(task, ann_id=5)
+    body["annotation"]["completed_by"] = 8
+    event = deliver(body, django_capture_on_commit_callbacks)
+    event.refresh_from_db()
+    assert event.status == "processed"
+    assert looked_up == [(8, depth_at_start)]  # no transaction of the intake's own was open
+    annotation = Annotation.objects.get(user__username="new@example.org")
+    assert LabelStudioUser.objects.get(ls_user_id=8).user == annotation.user

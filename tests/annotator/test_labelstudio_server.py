@@ -11,7 +11,8 @@ import time
 import pytest
 import requests
 
-from annotator.server import LabelStudioServer, read_env_file
+from backend.config.settings.env import read_env_file
+from tests.labelstudio_server import LabelStudioServer
 
 
 def _access_token(server: LabelStudioServer) -> str:

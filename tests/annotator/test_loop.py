@@ -174,7 +174,8 @@ def test_reconcile_reenables_the_webhook_and_follows_updates_and_deletes(loop, s
     batch = images(loop, 2, seed=300)
     campaign_push_images(campaign=loop, image_ids=[im.pk for im in batch])
     ls = ls_client()
-    first_task, second_task = CampaignTask.objects.filter(campaign=loop).order_by("id").values_list("ls_task_id", flat=True)
+    first_task, second_task = (CampaignTask.objects.filter(campaign=loop).order_by("id")
+                               .values_list("ls_task_id", flat=True))
     kept = ls.annotations.create(id=first_task, result=an_annotation_result(1)[1], lead_time=5.0)
     dropped = ls.annotations.create(id=second_task, result=an_annotation_result(2)[1], lead_time=6.0)
     ls.webhooks.update(id=loop.ls_webhook_id, is_active=False)  # as Label Studio does after repeated failures

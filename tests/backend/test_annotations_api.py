@@ -7,7 +7,7 @@ from PIL import Image
 
 from backend.annotations.models import Annotation, MaskLabel
 from tests.backend.storage_checks import assert_storage_matches_tables
-from tests.conftest import upload, mask_bytes, png_bytes
+from tests.conftest import mask_bytes, png_bytes, upload
 from tests.factories import make_image
 
 pytestmark = pytest.mark.django_db

@@ -72,7 +72,9 @@ def test_generators_lists_names_versions_and_image_counts(folder):
 
     lines = run("generators").splitlines()
     assert lines[0].split() == ["id", "name", "version", "family", "images"]
-    assert [line.split()[1:] for line in lines[1:]] == [["sdxl", "1.0", "diffusion", "1"], ["stylegan", "-", "gan", "0"]]
+    assert [line.split()[1:] for line in lines[1:]] == [
+        ["sdxl", "1.0", "diffusion", "1"], ["stylegan", "-", "gan", "0"]
+    ]
     listed = json.loads(run("generators", "--json"))
     assert [(g["name"], g["images"]) for g in listed] == [("sdxl", 1), ("stylegan", 0)]
 

@@ -9,7 +9,7 @@ from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.services import annotation_create
 from backend.images.models import GeneratedImage
 from tests.backend.storage_checks import assert_storage_matches_tables
-from tests.conftest import upload, png_bytes
+from tests.conftest import png_bytes, upload
 from tests.factories import GeneratorFactory, make_image
 
 pytestmark = pytest.mark.django_db
@@ -171,8 +171,8 @@ def test_list_query_count_does_not_grow_with_page_size(viewer_user, annotator_us
 
 def test_annotation_list_query_count_is_constant(viewer_user, annotator_user):
     viewer_client = token_client(viewer_user)
-    from backend.taxonomy.selectors import artifact_class_list
     from backend.annotations.services import RegionInput
+    from backend.taxonomy.selectors import artifact_class_list
 
     image = make_image(data=png_bytes(seed=50))
     cls = artifact_class_list().first()

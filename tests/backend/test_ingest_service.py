@@ -1,12 +1,18 @@
 import numpy as np
 import pytest
-from django.db import transaction
 
 from backend.annotations.models import Annotation, MaskLabel
 from backend.core.exceptions import ApplicationError
 from backend.core.models import Blob
 from backend.images.models import GeneratedImage, SynthesisTask
-from backend.images.services import ConditionalFile, IngestItem, ItemRejected, generator_resolve, image_ingest, task_resolve
+from backend.images.services import (
+    ConditionalFile,
+    IngestItem,
+    ItemRejected,
+    generator_resolve,
+    image_ingest,
+    task_resolve,
+)
 from tests.backend.storage_checks import assert_storage_matches_tables
 from tests.conftest import mask_bytes, png_bytes
 from tests.factories import GeneratorFactory

@@ -60,7 +60,9 @@ def test_assisted_vs_unassisted_and_projection(fixture, viewer_client):
 
 def test_other_groupings_and_csv(fixture, viewer_client):
     by_generator = viewer_client.get("/api/stats/labeling-time?group_by=generator").json()["groups"]
-    assert [(r["generator"], r["count"], r["median_s"]) for r in by_generator] == [("gen-a", 4, 45.0), ("gen-b", 1, 150.0)]
+    assert [(r["generator"], r["count"], r["median_s"]) for r in by_generator] == [
+        ("gen-a", 4, 45.0), ("gen-b", 1, 150.0)
+    ]
     by_task = viewer_client.get("/api/stats/labeling-time?group_by=task").json()["groups"]
     assert {r["task"]: r["count"] for r in by_task} == {"text_to_image": 4, "inpainting": 1}
     assert [r["count"] for r in viewer_client.get("/api/stats/labeling-time?group_by=week").json()["groups"]] == [5]

@@ -33,7 +33,8 @@ def _labelled_images(n: int, generator=None, first_seed: int = 500):
 
 def test_prelabel_stores_a_model_annotation_and_scores_once(trained, settings, tmp_path):
     settings.FLAWMAP_MODEL_CACHE_DIR = str(tmp_path / "cache")
-    model = model_promote(model_version=model_register(kind="segmenter", name="u", checkpoint_path=trained[0] / "best.pth"))
+    model = model_promote(model_version=model_register(kind="segmenter", name="u",
+                                                       checkpoint_path=trained[0] / "best.pth"))
     images = [make_image(data=png_bytes(W, H, seed=i)) for i in range(3)]
     job = prelabel_enqueue(image_ids=[im.pk for im in images])  # eager: runs at commit
     job.refresh_from_db()
@@ -56,9 +57,9 @@ def test_prelabel_stores_a_model_annotation_and_scores_once(trained, settings, t
 
 def test_ingest_queues_prelabels_only_when_a_production_model_exists(trained, settings, tmp_path):
     from backend.images.batch import images_ingest_batch
+    from backend.images.models import SynthesisTask
     from backend.images.services import IngestItem
     from tests.factories import GeneratorFactory
-    from backend.images.models import SynthesisTask
 
     settings.FLAWMAP_MODEL_CACHE_DIR = str(tmp_path / "cache")
     generator, task = GeneratorFactory(), SynthesisTask.objects.get(slug="text_to_image")

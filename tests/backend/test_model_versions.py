@@ -8,7 +8,6 @@ from backend.mlmodels.predictors import segmenter_predictor
 from backend.mlmodels.services import model_promote, model_register
 from tests.backend.storage_checks import assert_storage_matches_tables
 
-
 pytestmark = pytest.mark.django_db
 
 

@@ -6,10 +6,10 @@ from PIL import Image
 
 from backend.annotations.models import Annotation
 from backend.images.models import GeneratedImage
-from backend.mlmodels.predictors import segmenter_predictor
-from backend.mlmodels.services import model_promote, model_register
 from backend.jobs.models import Job
 from backend.jobs.services import job_run, jobs_reap_stale
+from backend.mlmodels.predictors import segmenter_predictor
+from backend.mlmodels.services import model_promote, model_register
 from backend.quality.models import FixJob
 from backend.quality.services import fix_job_request
 from ml.rectify import dilate

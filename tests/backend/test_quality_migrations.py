@@ -7,8 +7,8 @@ from django.db.migrations.executor import MigrationExecutor
 from backend.jobs.models import Job
 from backend.mlmodels.services import model_register
 from backend.quality.models import FixJob
-from tests.factories import make_image
 from tests.backend.test_quality_fix import noise_png
+from tests.factories import make_image
 
 BEFORE, AFTER = [("quality", "0001_initial")], [("quality", "0002_fixjob_runs_as_a_job")]
 

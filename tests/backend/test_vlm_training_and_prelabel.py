@@ -73,8 +73,8 @@ def test_vlm_job_trains_promotes_the_first_candidate_prelabels_and_keeps_an_equa
 
 @pytest.mark.django_db
 def test_campaign_retraining_also_queues_the_vlm_when_a_base_is_configured(vlm_settings):
-    from annotator.services.learning import campaign_retrain_maybe
     from annotator.services.provision import campaign_create
+    from learning.services.retrain import campaign_retrain_maybe
 
     campaign = campaign_create(name="c")
     vlm_settings.VLM_BASE_MODEL = ""
@@ -83,7 +83,7 @@ def test_campaign_retraining_also_queues_the_vlm_when_a_base_is_configured(vlm_s
     Job.objects.all().delete()
     vlm_settings.VLM_BASE_MODEL = "/some/base"
     decision = campaign_retrain_maybe(campaign=campaign, force=True)
-    assert decision.vlm_job.kind == "train_vlm" and decision.vlm_job.campaign == campaign
+    assert decision.vlm_job.kind == "train_vlm" and decision.vlm_job.subject == campaign
     assert decision.vlm_job.params["dataset_id"] == decision.job.params["dataset_id"]
     assert "max_iters" not in decision.vlm_job.params
 

@@ -22,7 +22,6 @@ import pytest
 from django.contrib.auth.models import User
 
 from annotator.models import Campaign
-from annotator.services.learning import learning_round_record
 from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.services import annotation_create
 from backend.core.blobs import atomic_with_blobs, blob_store
@@ -30,6 +29,7 @@ from backend.jobs.models import Job
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.services import model_promote
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from learning.services.rounds import learning_round_record
 from tests.conftest import png_bytes
 from tests.factories import GeneratorFactory, make_image
 
@@ -107,7 +107,7 @@ def seed_dashboard_history(admin) -> dict:
 
     for kind, status in (("prelabel", "succeeded"), ("prelabel", "succeeded"), ("train_segmenter", "failed"),
                          ("export", "running")):
-        Job.objects.create(kind=kind, status=status, campaign=campaign)
+        Job.objects.create(kind=kind, status=status, subject=campaign)
 
     dataset = dataset_create(name="unified-test", description="Every <b>human</b>-labelled image.")
     version = dataset_version_build(version=dataset_version_start(dataset=dataset, author=admin, note="first cut"))

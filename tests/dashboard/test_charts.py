@@ -2,7 +2,7 @@
 
 import pytest
 
-from backend.dashboard.charts import Bar, bar_chart, heatmap, histogram, number
+from dashboard.charts import Bar, bar_chart, heatmap, histogram, number
 from tests.dashboard.html import chart_marks, elements
 
 

@@ -2,11 +2,12 @@
 
 import pytest
 
-from annotator.models import ActiveLearningRound, Campaign
-from annotator.services.learning import campaign_next_batch, learning_round_record
+from annotator.models import Campaign
 from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ModelPromotion
 from backend.mlmodels.services import model_promote
+from learning.models import ActiveLearningRound
+from learning.services.rounds import campaign_next_batch, learning_round_record
 from tests.conftest import png_bytes
 from tests.dashboard.conftest import _model
 from tests.factories import GeneratorFactory, make_image

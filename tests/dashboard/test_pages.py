@@ -7,12 +7,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.models import Campaign
-from annotator.services.learning import learning_round_record
-from backend.dashboard.views import PAGES
 from backend.jobs.models import Job
 from backend.mlmodels.services import model_promote
+from dashboard.views import PAGES
 from datasets.models import DatasetVersion
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from learning.services.rounds import learning_round_record
 from tests.conftest import png_bytes
 from tests.dashboard.conftest import EXPECTED, PAR_BINS, _model
 from tests.dashboard.html import chart_marks, elements

@@ -58,7 +58,7 @@ def test_pal4vst_round_trip_gives_identical_checksums(annotator_user, tmp_path, 
 def test_failure_mid_export_publishes_nothing(annotator_user, tmp_path, monkeypatch):
     for i in range(5):
         labelled_image(annotator_user, seed=i)
-    version = snapshot(dataset_create(name="f"))
+    snapshot(dataset_create(name="f"))
     original = Pal4vstExporter.write
 
     def write_then_fail(self, *, items, context):

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from annotator.client import ls_client
-from annotator.server import LabelStudioServer
+from tests.labelstudio_server import LabelStudioServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TIMEOUT = 900

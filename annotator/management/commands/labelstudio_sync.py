@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = "Provision Label Studio projects and webhooks for campaigns (idempotent); optionally push unlabelled images."
 
     def add_arguments(self, parser):
-        parser.add_argument("--project", help="Campaign name (created if new) or Label Studio project id; default: all.")
+        parser.add_argument("--project",
+                            help="Campaign name (created if new) or Label Studio project id; default: all.")
         parser.add_argument("--generator", help="Generator name for a new campaign (its images only).")
         parser.add_argument("--push-unlabelled", type=int, default=0, metavar="N",
                             help="Also push up to N unlabelled images to each campaign.")

@@ -1,4 +1,4 @@
-from backend.config.settings.env import BASE_DIR, VAR_DIR, env
+from backend.config.settings.env import VAR_DIR, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-dev-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -26,9 +26,10 @@ INSTALLED_APPS = [
     "backend.annotations",
     "backend.analytics",
     "backend.quality",
-    "backend.dashboard",
-    "annotator",
     "datasets",
+    "annotator",
+    "learning",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

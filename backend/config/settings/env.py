@@ -1,5 +1,6 @@
 """The one `environ.Env` instance all settings modules share; reads `.env` once if present."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -15,3 +16,22 @@ if _dotenv.is_file():
 # Runtime state (SQLite db, local blobs, test servers) lives here; it is git-ignored.
 # (An empty value counts as unset, so a copied .env.example keeps the defaults.)
 VAR_DIR = Path(env.str("FLAWMAP_VAR_DIR", default="") or BASE_DIR / "var")
+
+
+def read_env_file(path: str | os.PathLike) -> dict[str, str]:
+    """Parse KEY=VALUE lines (blank lines, `#` comments, `export ` and surrounding quotes allowed)."""
+    values: dict[str, str] = {}
+    for raw in Path(path).read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values

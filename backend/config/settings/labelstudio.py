@@ -1,12 +1,14 @@
 import hashlib
 import hmac
+from pathlib import Path
 
-from annotator.server import DEFAULT_ENV_FILE, read_env_file
 from backend.config.settings.base import FLAWMAP_PUBLIC_URL, SECRET_KEY
-from backend.config.settings.env import env
+from backend.config.settings.env import VAR_DIR, env, read_env_file
 
-# `make labelstudio` writes var/labelstudio.env for a local server; the environment wins over it.
-_local = read_env_file(DEFAULT_ENV_FILE) if DEFAULT_ENV_FILE.is_file() else {}
+# `make labelstudio` (scripts/labelstudio.py) writes labelstudio.env in the var folder for a local server; the
+# environment wins over it.
+_env_file = Path(env.str("FLAWMAP_LABELSTUDIO_ENV_FILE", default="") or VAR_DIR / "labelstudio.env")
+_local = read_env_file(_env_file) if _env_file.is_file() else {}
 LABEL_STUDIO_URL = (env.str("LABEL_STUDIO_URL", default="") or _local.get("LABEL_STUDIO_URL", "")).rstrip("/")
 LABEL_STUDIO_API_KEY = env.str("LABEL_STUDIO_API_KEY", default="") or _local.get("LABEL_STUDIO_API_KEY", "")
 # Shared secret Label Studio sends in a header with every webhook. Without one configured it is

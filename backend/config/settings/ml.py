@@ -8,7 +8,8 @@ FLAWMAP_MODEL_CACHE_DIR = env.str("FLAWMAP_MODEL_CACHE_DIR", default="") or str(
 FLAWMAP_ML_DEVICE = env.str("FLAWMAP_ML_DEVICE", default="auto")
 FLAWMAP_PREDICT_BATCH_SIZE = env.int("FLAWMAP_PREDICT_BATCH_SIZE", default=8)
 # What retraining runs: the config (a name in ml/segmentation/configs or a path) and its iteration budget.
-FLAWMAP_SEGMENTER_CONFIG = env.str("FLAWMAP_SEGMENTER_CONFIG", default="tiny_r18-slim_upernet_fcn-aux_adamw_cpu_256x256")
+FLAWMAP_SEGMENTER_CONFIG = env.str("FLAWMAP_SEGMENTER_CONFIG",
+                                   default="tiny_r18-slim_upernet_fcn-aux_adamw_cpu_256x256")
 FLAWMAP_SEGMENTER_MAX_ITERS = env.int("FLAWMAP_SEGMENTER_MAX_ITERS", default=300)
 # Scratch space for exports and training runs (removed after each run); empty = the system temp dir.
 FLAWMAP_TRAIN_WORK_DIR = env.str("FLAWMAP_TRAIN_WORK_DIR", default="") or None

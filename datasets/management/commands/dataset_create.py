@@ -29,9 +29,11 @@ class Command(BaseCommand):
         parser.add_argument("--created-before", type=_when)
         parser.add_argument("--label-status", choices=Dataset.LabelStatus.values, default=Dataset.LabelStatus.LABELLED)
         parser.add_argument("--class", dest="classes", action="append", default=[], help="Artifact class slug.")
-        parser.add_argument("--label-policy", choices=Dataset.LabelPolicy.values, default=Dataset.LabelPolicy.LATEST_HUMAN)
+        parser.add_argument("--label-policy", choices=Dataset.LabelPolicy.values,
+                            default=Dataset.LabelPolicy.LATEST_HUMAN)
         parser.add_argument("--group-key", choices=Dataset.GroupKey.values, default=Dataset.GroupKey.IMAGE)
-        parser.add_argument("--splits", default=None, help='JSON shares, e.g. \'{"train": 0.8, "val": 0.1, "test": 0.1}\'.')
+        parser.add_argument("--splits", default=None,
+                            help='JSON shares, e.g. \'{"train": 0.8, "val": 0.1, "test": 0.1}\'.')
 
     def handle(self, *args, **o):
         try:

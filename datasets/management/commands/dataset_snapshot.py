@@ -24,4 +24,5 @@ class Command(BaseCommand):
                                           "manifest_hash": version.manifest_hash, "counts": version.counts}))
         else:
             splits = ", ".join(f"{k} {v}" for k, v in version.counts["splits"].items())
-            self.stdout.write(f"{version}: {version.counts['items']} items ({splits}); manifest {version.manifest_hash[:12]}")
+            self.stdout.write(f"{version}: {version.counts['items']} items ({splits});"
+                              f" manifest {version.manifest_hash[:12]}")

@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
 from backend.core.exceptions import ApplicationError
+from datasets.export_run import export_run
 from datasets.exporters import EXPORTERS
 from datasets.models import DatasetVersion, Export
-from datasets.export_run import export_run
 
 
 def resolve_version(spec: str) -> DatasetVersion:

@@ -6,8 +6,16 @@ import random
 import pytest
 
 from ml.vlm.data import SYNARTIFACT_CLASSES
-from ml.vlm.template import (NONE, answer, classes_from_question, int_box, one_line, parse_answer, question,
-                             with_image_size)
+from ml.vlm.template import (
+    NONE,
+    answer,
+    classes_from_question,
+    int_box,
+    one_line,
+    parse_answer,
+    question,
+    with_image_size,
+)
 
 CLASSES = [tuple(c) for c in SYNARTIFACT_CLASSES]
 CAPTIONS = ["", "blurry hand", "  two\n lines  ", "a | pipe | inside", "ünïcødé 手", "x", "ends with |",

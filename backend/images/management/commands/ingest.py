@@ -32,7 +32,8 @@ class Command(BaseCommand):
                             help="With --create-generator: the new generator's family (default other).")
         parser.add_argument("--task", required=True,
                             help="Synthesis task slug, e.g. text_to_image (`manage.py tasks` lists them).")
-        parser.add_argument("--masks", type=Path, default=None, help="Folder of human masks (same relative names, .png).")
+        parser.add_argument("--masks", type=Path, default=None,
+                            help="Folder of human masks (same relative names, .png).")
         parser.add_argument("--manifest", type=Path, default=None, help="JSON-lines file of per-image metadata.")
         parser.add_argument("--annotator", default="import", help="User the imported masks are attributed to.")
         parser.add_argument("--json", action="store_true", help="Print exactly one JSON object with the result.")
@@ -62,7 +63,8 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps(report.as_dict()))
         else:
-            self.stdout.write(f"ingested {report.ingested}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
+            self.stdout.write(f"ingested {report.ingested}, duplicates {report.duplicates},"
+                              f" rejected {len(report.rejected)}")
             for rej in report.rejected:
                 self.stderr.write(f"rejected {rej['path']}: {rej['error']}")
         if report.rejected:

@@ -9,7 +9,12 @@ from django.core.management.base import BaseCommand, CommandError
 from backend.images.models import GeneratedImage, SynthesisTask
 from backend.images.selectors import image_pixels
 from backend.mlmodels.models import ModelVersion
+from backend.mlmodels.predictors import segmenter_predictor
 from backend.mlmodels.selectors import model_production_get
+from ml.rectify import flagged_regions
+from ml.segmentation.checkpoint import CheckpointError
+from ml.segmentation.predict import list_images
+from ml.segmentation.predictor import ImageReadError, Predictor, read_image
 
 
 class Command(BaseCommand):
@@ -37,9 +42,6 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
         sources = self._folder(opts["dir"]) if opts["dir"] is not None else self._task(opts["task"])
         predictor = self._predictor(opts)
-
-        from ml.rectify import flagged_regions
-        from ml.segmentation.predictor import ImageReadError
 
         scores: list[tuple[float, str]] = []
         regions: dict[str, dict] = {}
@@ -88,15 +90,10 @@ class Command(BaseCommand):
     def _predictor(self, opts):
         from django.conf import settings
 
-        from ml.segmentation.checkpoint import CheckpointError
-        from ml.segmentation.predictor import Predictor
-
         device = opts["device"] or settings.FLAWMAP_ML_DEVICE
         try:
             if opts["checkpoint"] is not None:
                 return Predictor(opts["checkpoint"], device=device, batch_size=opts["batch_size"])
-            from backend.mlmodels.predictors import segmenter_predictor
-
             model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
             if model is None:
                 raise CommandError("no production segmenter; pass --checkpoint")
@@ -106,17 +103,12 @@ class Command(BaseCommand):
 
     def _folder(self, folder: Path):
         """(name, loader) per image file; the loader raises ImageReadError for a file that isn't one."""
-        from ml.segmentation.predict import list_images
-        from ml.segmentation.predictor import read_image
-
         if not folder.is_dir():
             raise CommandError(f"{folder}: no such folder")
         return [(p.relative_to(folder).as_posix(), lambda p=p: read_image(p)) for p in list_images(folder)]
 
     def _task(self, slug: str):
         """Ingested images of a task, named images/<id> (their API path); read from blob storage lazily."""
-        from ml.segmentation.predictor import ImageReadError
-
         if not SynthesisTask.objects.filter(slug=slug).exists():
             raise CommandError(f"unknown synthesis task {slug!r}")
 

@@ -1,0 +1,85 @@
+"""Active-learning rounds: pick a campaign's next images for humans by an acquisition strategy, push them to
+Label Studio in that order and keep each pick as a numbered round."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+
+from annotator.models import Campaign
+from annotator.services.push import campaign_push_images, unlabelled_image_ids
+from backend.core.exceptions import ApplicationError
+from backend.mlmodels.models import ImagePrediction, ModelVersion
+from backend.mlmodels.selectors import model_production_get
+from learning.models import ActiveLearningRound
+from ml.active_learning import STRATEGIES, select
+
+
+def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int = 0) -> dict:
+    """Pick k unlabelled images of the campaign by `strategy`, push them to Label Studio in that order
+    (Label Studio shows tasks in creation order) and return the picks with the scores behind them."""
+    if strategy not in STRATEGIES:
+        raise ApplicationError(f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
+    if k < 1:
+        raise ApplicationError("k must be at least 1")
+    candidates = unlabelled_image_ids(campaign=campaign)
+    model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
+    scores: dict[int, ImagePrediction] = {}
+    if strategy != "random":
+        if model is None:
+            raise ApplicationError(f"strategy {strategy!r} needs a production segmenter;"
+                                   " use random for the first batch")
+        scores = {p.image_id: p for p in ImagePrediction.objects.filter(model_version=model, image_id__in=candidates)}
+        unscored = len(candidates) - len(scores)
+        if unscored:
+            raise ApplicationError(f"{unscored} candidate image(s) have no prediction from {model} yet; "
+                                   "wait for the pre-label job", extra={"unscored": unscored})
+    preds = [scores[i] for i in candidates] if scores else []
+    labelled_features = None
+    if strategy == "diversity":
+        labelled_features = [p.features for p in ImagePrediction.objects.filter(
+            model_version=model, image__campaign_tasks__campaign=campaign).exclude(features=[])] or None
+    try:
+        order = select(
+            strategy, k=k, n=len(candidates), seed=seed,
+            entropy=[p.entropy for p in preds] if preds else None,
+            margin=[p.margin for p in preds] if preds else None,
+            par=[p.par for p in preds] if preds else None,
+            features=[p.features for p in preds] if preds and preds[0].features else None,
+            labelled_features=labelled_features,
+        )
+    except ValueError as exc:
+        raise ApplicationError(str(exc)) from exc
+    picked = [candidates[i] for i in order]
+    report = campaign_push_images(campaign=campaign, image_ids=picked) if picked else None
+    learning_round = learning_round_record(
+        campaign=campaign, strategy=strategy, k=k, candidates=len(candidates), picked=len(picked),
+        pushed=report.pushed if report else 0, model_version=model,
+    ) if picked else None
+    return {
+        "strategy": strategy, "k": k, "candidates": len(candidates), "model_version": model.pk if model else None,
+        "round": learning_round.number if learning_round else None,
+        "picked": [
+            {"image": candidates[i], **({"entropy": preds[i].entropy, "margin": preds[i].margin, "par": preds[i].par}
+                                  if preds else {})}
+            for i in order
+        ],
+        "pushed": report.pushed if report else 0,
+    }
+
+
+@transaction.atomic
+def learning_round_record(
+    *, campaign: Campaign, strategy: str, k: int, candidates: int, picked: int, pushed: int,
+    model_version: ModelVersion | None,
+) -> ActiveLearningRound:
+    """Keep one next-batch pick as the campaign's next round (numbered 1, 2, ...), with the picking model's test
+    metrics as they were then: a later retraining changes which model is in production, not this record."""
+    # Lock the campaign so two picks at once get consecutive numbers instead of one failing on the constraint.
+    Campaign.objects.select_for_update().get(pk=campaign.pk)
+    last = ActiveLearningRound.objects.filter(campaign=campaign).aggregate(last=Max("number"))["last"] or 0
+    metrics = (model_version.metrics or {}).get("test") or {} if model_version else {}
+    return ActiveLearningRound.objects.create(
+        campaign=campaign, number=last + 1, strategy=strategy, k=k, candidates=candidates, picked=picked,
+        pushed=pushed, model_version=model_version, model_metrics=metrics,
+    )
