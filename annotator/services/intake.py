@@ -18,12 +18,11 @@ from annotator.services.push import IMAGE_ID_FIELD
 from annotator.signals import human_annotation_stored
 from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.models import Annotation
-from backend.annotations.services import RegionInput, annotation_create, annotation_mark_deleted
+from backend.annotations.services import RegionInput, annotation_create, annotation_mark_deleted, region_inputs
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.core.users import user_get_or_create_with_role
 from backend.images.models import GeneratedImage
-from backend.taxonomy.selectors import artifact_class_list
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
 
@@ -84,16 +83,10 @@ def _user_for(ls_user_id) -> "get_user_model()":
 
 
 def _regions(labels) -> list[RegionInput]:
-    if not labels.regions:
-        return []  # most events paint a mask only: no need to look the taxonomy up
-    by_name = {c.name: c for c in artifact_class_list()}
-    regions = []
-    for region in labels.regions:
-        cls = by_name.get(region.label)
-        if cls is None:
-            raise IntakeError(f"unknown artifact class label {region.label!r}")
-        regions.append(RegionInput(region.x1, region.y1, region.x2, region.y2, cls, region.caption))
-    return regions
+    try:
+        return region_inputs((r.label, (r.x1, r.y1, r.x2, r.y2), r.caption) for r in labels.regions)
+    except ApplicationError as exc:
+        raise IntakeError(exc.message) from exc
 
 
 def _lock_annotation_id(ls_id: int) -> None:

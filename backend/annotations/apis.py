@@ -11,15 +11,13 @@ from rest_framework.views import APIView
 from backend.annotations.masks import mask_canonicalize
 from backend.annotations.models import Annotation
 from backend.annotations.selectors import annotation_get, annotation_list_for_image
-from backend.annotations.services import RegionInput, annotation_create
+from backend.annotations.services import RegionInput, annotation_create, region_inputs
 from backend.core.api import get_or_404, paginated_response, upload_read
 from backend.core.blobs import blob_open
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.images.selectors import image_get
 from backend.images.validation import Rejected
-from backend.taxonomy.models import ArtifactClass
-from backend.taxonomy.selectors import artifact_class_list
 
 
 class RegionOutputSerializer(serializers.Serializer):
@@ -87,16 +85,7 @@ class AnnotationWriteSerializer(serializers.Serializer):
 
 
 def _resolve_regions(regions: list[dict]) -> list[RegionInput]:
-    classes = list(artifact_class_list())
-    by_key = {c.slug: c for c in classes} | {c.code: c for c in classes}
-    out = []
-    for region in regions:
-        cls: ArtifactClass | None = by_key.get(region["artifact_class"])
-        if cls is None:
-            raise ApplicationError(f"unknown artifact class {region['artifact_class']!r}")
-        x1, y1, x2, y2 = region["bbox"]
-        out.append(RegionInput(x1, y1, x2, y2, cls, region.get("caption", "")))
-    return out
+    return region_inputs((r["artifact_class"], r["bbox"], r.get("caption", "")) for r in regions)
 
 
 def _create_from(request, image, fields: dict, mask=None) -> Annotation:

@@ -1,5 +1,6 @@
 """Writes for annotations: create a labelling pass (mask + regions), replace it keeping history."""
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,8 +13,12 @@ from backend.core.blobs import atomic_with_blobs, blob_store
 from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage
 from backend.taxonomy.models import ArtifactClass
+from backend.taxonomy.selectors import artifact_class_list
 
 LABELLED_STATUSES = (Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED)
+
+# (class key, (x1, y1, x2, y2), caption): a region as the API, Label Studio and the VLM describe it.
+RegionSpec = tuple[str, Sequence[float], str]
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,26 @@ class RegionInput:
     artifact_class: ArtifactClass
     caption: str = ""
     link_to_mask: bool = False
+
+
+def region_inputs(specs: Iterable[RegionSpec], *, skip_unknown: bool = False) -> list[RegionInput]:
+    """Regions in the current taxonomy. A class key is a class's slug, SynArtifact code or name. An unknown key
+    is an ApplicationError naming it, or left out with `skip_unknown` (a model predicting a class the taxonomy
+    no longer has)."""
+    specs = list(specs)
+    if not specs:
+        return []  # most passes paint a mask only: no need to look the taxonomy up
+    classes = list(artifact_class_list())
+    by_key = {c.name: c for c in classes} | {c.code: c for c in classes} | {c.slug: c for c in classes}
+    regions = []
+    for key, (x1, y1, x2, y2), caption in specs:
+        artifact_class = by_key.get(key)
+        if artifact_class is None:
+            if skip_unknown:
+                continue
+            raise ApplicationError(f"unknown artifact class {key!r}")
+        regions.append(RegionInput(x1, y1, x2, y2, artifact_class, caption or ""))
+    return regions
 
 
 def _check_region(region: RegionInput, image: GeneratedImage) -> None:

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import connection
 
-from backend.images.models import GeneratedImage
+from backend.core.models import Blob
 
 
 @shared_task(name="core.health")
@@ -10,4 +10,4 @@ def health() -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
-    return {"database": connection.vendor, "images": GeneratedImage.objects.count()}
+    return {"database": connection.vendor, "blobs": Blob.objects.count()}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from backend.core.exceptions import ApplicationError
 from backend.images.services import ConditionalFile, IngestItem, ItemRejected, generator_resolve, task_resolve
+from ml.pal4vst_layout import IMAGES, LABELS, is_layout_root
 
 MANIFEST_FIELDS = {
     "path", "prompt", "seed", "domain", "source_uri", "metadata", "conditional_inputs",
@@ -30,10 +31,6 @@ class FolderPlan:
     @property
     def total(self) -> int:
         return len(self.image_paths) + len(self.manifest_errors)
-
-
-def is_pal4vst_root(root: Path) -> bool:
-    return (root / "images").is_dir() and (root / "labels").is_dir()
 
 
 def _read_manifest(manifest: Path) -> tuple[dict[Path, dict], list[ItemRejected]]:
@@ -73,8 +70,8 @@ def folder_plan(root: Path, *, masks_dir: Path | None = None, manifest: Path | N
     if root.is_file():
         return FolderPlan(root.parent, [root], masks_dir, entries, errors)
     image_root = root
-    if is_pal4vst_root(root):
-        image_root, masks_dir = root / "images", masks_dir or root / "labels"
+    if is_layout_root(root):
+        image_root, masks_dir = root / IMAGES, masks_dir or root / LABELS
     skip_dirs = {p.resolve() for p in (masks_dir,) if p}
     skip_files = {manifest.resolve()} if manifest else set()
     for entry in entries.values():

@@ -11,20 +11,14 @@ from __future__ import annotations
 from typing import Callable
 
 from backend.annotations.models import Annotation
-from backend.annotations.services import RegionInput, annotation_create
+from backend.annotations.services import annotation_create, region_inputs
 from backend.images.models import GeneratedImage
 from backend.images.selectors import image_pixels
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import vlm_predictor
-from backend.taxonomy.selectors import artifact_class_list
 
 Progress = Callable[[float, str], None]
 
-
-def region_inputs(prediction, classes_by_slug: dict) -> list[RegionInput]:
-    """Parsed regions → RegionInputs of the current taxonomy (a class it no longer has is left out)."""
-    return [RegionInput(*r["bbox"], artifact_class=classes_by_slug[r["class"]], caption=r["caption"])
-            for r in prediction.regions if r["class"] in classes_by_slug]
 
 
 def images_prelabel_vlm(*, model_version: ModelVersion, image_ids: list[int], progress: Progress | None = None) -> dict:
@@ -33,7 +27,6 @@ def images_prelabel_vlm(*, model_version: ModelVersion, image_ids: list[int], pr
     todo = list(GeneratedImage.objects.filter(pk__in=image_ids).exclude(pk__in=done).select_related("blob")
                 .order_by("pk"))
     predictor = vlm_predictor(model_version)
-    classes = {c.slug: c for c in artifact_class_list()}
     predicted, malformed = [], 0
     step = predictor.batch_size
     for start in range(0, len(todo), step):
@@ -45,7 +38,9 @@ def images_prelabel_vlm(*, model_version: ModelVersion, image_ids: list[int], pr
             if Annotation.objects.filter(image=image, model_version=model_version).exists():
                 continue  # a concurrent run got here first
             annotation_create(image=image, model_version=model_version,
-                              regions=region_inputs(prediction, classes), status=Annotation.Status.SUBMITTED)
+                              regions=region_inputs(((r["class"], r["bbox"], r["caption"]) for r in prediction.regions),
+                                                    skip_unknown=True),
+                              status=Annotation.Status.SUBMITTED)
             predicted.append(image.pk)
         if progress:
             progress(min(1.0, (start + len(batch)) / max(1, len(todo))), f"{start + len(batch)}/{len(todo)} images")

@@ -1,10 +1,11 @@
-"""PAL4VST / mmsegmentation layout: images/{split}/NAME, labels/{split}/NAME.png with 0/1 values."""
+"""The PAL4VST / mmsegmentation layout (ml/pal4vst_layout.py): images by split, 0/1 PNG labels beside them."""
 
 import numpy as np
 
 from backend.annotations.masks import mask_array_to_canonical
 from datasets.exporters import register
 from datasets.exporters.base import Exporter
+from ml.pal4vst_layout import images_dir, label_of, labels_dir
 
 
 @register
@@ -16,8 +17,8 @@ class Pal4vstExporter(Exporter):
         for item in items():
             if item.row.annotation_id is None:
                 continue  # unlabelled: no segmentation to train on (an all-zero label would claim "clean")
-            context.copy_image(item, context.out / "images" / item.split)
-            label = context.out / "labels" / item.split / f"{item.sha256}.png"
+            context.copy_image(item, images_dir(context.out, item.split))
+            label = label_of(labels_dir(context.out, item.split), item.sha256)
             if item.mask_key:
                 # Stored masks already are 0/1 PNGs: copy the bytes, no decode/encode.
                 context.copy_blob(key=item.mask_key, sha256=item.row.mask_sha256, dest=label)

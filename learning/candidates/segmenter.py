@@ -12,12 +12,8 @@ from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import checkpoint_local_path, segmenter_predictor
 from datasets.export_run import export_to_path, train_sample_export
 from learning.training import CandidateRun, Progress, candidate_kind
+from ml.pal4vst_layout import has_split
 from ml.segmentation.train import train
-
-
-def _has_split(root: Path, split: str) -> bool:
-    folder = root / "images" / split
-    return folder.is_dir() and any(folder.iterdir())
 
 
 @candidate_kind(ModelVersion.Kind.SEGMENTER, options=("config", "max_iters", "init", "replay_images"))
@@ -37,7 +33,7 @@ def segmenter_candidate(
     data = work / "data"
     report(0.0, f"exporting {dataset_version}")
     export_to_path(version=dataset_version, fmt="pal4vst", out=data)
-    missing = [s for s in ("train", "val", "test") if not _has_split(data, s)]
+    missing = [s for s in ("train", "val", "test") if not has_split(data, s)]
     if missing:
         raise ApplicationError(f"{dataset_version} has no labelled images in split(s) {', '.join(missing)}")
     init_path = None

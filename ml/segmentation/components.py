@@ -13,15 +13,10 @@ from mmengine.model import is_model_wrapper
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS
 
+from ml.pal4vst_layout import IMAGE_SUFFIXES, task_of
+
 from .checkpoint import load_matching_weights, read_checkpoint, state_dict_of
 from .metrics import CLASS_NAMES, IGNORE_INDEX, SplitScorer, image_counts
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def task_of(relative: Path) -> str:
-    """The synthesis task of an image: its sub-folder under images/{split}/ ('' when it sits at the top)."""
-    return relative.parent.as_posix() if relative.parent != Path(".") else ""
 
 
 @DATASETS.register_module()

@@ -7,20 +7,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .components import IMAGE_SUFFIXES, task_of
+from ml.pal4vst_layout import IMAGE_SUFFIXES, images_dir, label_of, labels_dir, task_of
+
 from .metrics import SplitScorer
 from .predictor import Predictor
 
 
 def split_pairs(data_root: Path, split: str) -> list[tuple[Path, Path, str]]:
     """(image, label, task) for every image of the split; a missing folder or label is an error."""
-    img_dir, ann_dir = Path(data_root) / "images" / split, Path(data_root) / "labels" / split
+    img_dir, ann_dir = images_dir(data_root, split), labels_dir(data_root, split)
     if not img_dir.is_dir():
         raise FileNotFoundError(f"no images/{split} folder in {data_root}")
     pairs = []
     for image in sorted(p for p in img_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
         relative = image.relative_to(img_dir)
-        label = ann_dir / relative.with_suffix(".png")
+        label = label_of(ann_dir, relative)
         if not label.is_file():
             raise FileNotFoundError(f"label missing for {image}: expected {label}")
         pairs.append((image, label, task_of(relative)))

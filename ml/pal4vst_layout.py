@@ -1,0 +1,44 @@
+"""The PAL4VST (mmsegmentation) folder layout, described once for everything that writes or reads it:
+
+    ROOT/images/{split}/[TASK/]NAME.{png,jpg,jpeg}   the images; a sub-folder names the synthesis task
+    ROOT/labels/{split}/[TASK/]NAME.png              their masks at the same relative path, 8-bit L:
+                                                     0 clean, 1 artifact (255 ignored in training)
+
+Importing it is cheap (no torch), so the exporter and the ingest CLI use it as the trainer does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+IMAGES, LABELS = "images", "labels"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def images_dir(root: Path, split: str) -> Path:
+    return Path(root) / IMAGES / split
+
+
+def labels_dir(root: Path, split: str) -> Path:
+    return Path(root) / LABELS / split
+
+
+def label_of(labels: Path, relative_image: Path) -> Path:
+    """The mask of the image at `relative_image` (relative to its images folder) under `labels`."""
+    return Path(labels) / Path(relative_image).with_suffix(".png")
+
+
+def task_of(relative_image: Path) -> str:
+    """The synthesis task of an image: its sub-folder under images/{split}/ ('' when it sits at the top)."""
+    relative_image = Path(relative_image)
+    return relative_image.parent.as_posix() if relative_image.parent != Path(".") else ""
+
+
+def is_layout_root(root: Path) -> bool:
+    return (Path(root) / IMAGES).is_dir() and (Path(root) / LABELS).is_dir()
+
+
+def has_split(root: Path, split: str) -> bool:
+    """Whether the split holds at least one file."""
+    folder = images_dir(root, split)
+    return folder.is_dir() and any(folder.iterdir())
