@@ -9,10 +9,18 @@ from rest_framework.views import APIView
 
 from backend.core.api import get_or_404, paginated_response
 from backend.core.exceptions import ApplicationError
-from backend.images.models import Generator, SynthesisTask
+from backend.images.selectors import generator_list, task_list
 from datasets.exporters import EXPORTERS
-from datasets.models import Dataset, DatasetItem, DatasetVersion, Export
-from datasets.selectors import dataset_list, version_diff, version_list
+from datasets.models import Dataset, DatasetVersion, Export
+from datasets.selectors import (
+    dataset_get,
+    dataset_list,
+    export_get,
+    version_diff,
+    version_get,
+    version_item_list,
+    version_list,
+)
 from datasets.services import dataset_create, dataset_version_delete, dataset_version_snapshot, export_request
 
 
@@ -53,9 +61,9 @@ class DatasetListApi(APIView):
     class DatasetCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=120)
         description = serializers.CharField(required=False, allow_blank=True, default="")
-        generators = serializers.PrimaryKeyRelatedField(queryset=Generator.objects.all(), many=True, required=False,
+        generators = serializers.PrimaryKeyRelatedField(queryset=generator_list(), many=True, required=False,
                                                         default=list)
-        tasks = serializers.SlugRelatedField(slug_field="slug", queryset=SynthesisTask.objects.all(), many=True,
+        tasks = serializers.SlugRelatedField(slug_field="slug", queryset=task_list(), many=True,
                                              required=False, default=list)
         created_after = serializers.DateTimeField(required=False, allow_null=True, default=None)
         created_before = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -81,12 +89,12 @@ class DatasetListApi(APIView):
 
 
 def _dataset(dataset_id: int) -> Dataset:
-    return get_or_404(Dataset.objects.filter(pk=dataset_id).first(), "dataset")
+    return get_or_404(dataset_get(dataset_id=dataset_id), "dataset")
 
 
 def _version(dataset_id: int, number: int, *, ready: bool = True) -> DatasetVersion:
-    qs = version_list(dataset=_dataset(dataset_id)) if ready else DatasetVersion.objects.filter(dataset_id=dataset_id)
-    return get_or_404(qs.filter(number=number).first(), "dataset version")
+    _dataset(dataset_id)  # an unknown dataset says so, not "version not found"
+    return get_or_404(version_get(dataset_id=dataset_id, number=number, ready=ready), "dataset version")
 
 
 class DatasetVersionListApi(APIView):
@@ -132,9 +140,7 @@ class DatasetVersionItemsApi(APIView):
 
     @extend_schema(responses=ItemOutputSerializer(many=True))
     def get(self, request, dataset_id: int, number: int):
-        qs = DatasetItem.objects.filter(version=_version(dataset_id, number)).order_by("image_sha256")
-        if request.query_params.get("split"):
-            qs = qs.filter(split=request.query_params["split"])
+        qs = version_item_list(version=_version(dataset_id, number), split=request.query_params.get("split"))
         return paginated_response(queryset=qs, serializer_class=self.ItemOutputSerializer, request=request, view=self)
 
 
@@ -199,15 +205,14 @@ class DatasetVersionExportApi(APIView):
 class ExportDetailApi(APIView):
     @extend_schema(responses=ExportOutputSerializer)
     def get(self, request, export_id: int):
-        export = Export.objects.select_related("version__dataset", "job__retry").filter(pk=export_id).first()
-        export = get_or_404(export, "export")
+        export = get_or_404(export_get(export_id=export_id), "export")
         return Response(ExportOutputSerializer(export, context={"request": request}).data)
 
 
 class ExportDownloadApi(APIView):
     @extend_schema(responses={(200, "application/gzip"): bytes})
     def get(self, request, export_id: int):
-        export = get_or_404(Export.objects.filter(pk=export_id, status=Export.Status.DONE).first(), "finished export")
+        export = get_or_404(export_get(export_id=export_id, done=True), "finished export")
         path = Path(export.path)
         if not path.is_file():
             raise ApplicationError(f"export {export.pk} is a folder on the server ({path}); only archives download")

@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from datasets.models import Dataset, DatasetItem, DatasetVersion
+from datasets.models import Dataset, DatasetItem, DatasetVersion, Export
 
 
 def dataset_list() -> QuerySet[Dataset]:
@@ -42,3 +42,21 @@ def dataset_get(*, dataset_id: int) -> Dataset | None:
 
 def dataset_version_get(*, version_id: int) -> DatasetVersion | None:
     return DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()
+
+
+def version_get(*, dataset_id: int, number: int, ready: bool = True) -> DatasetVersion | None:
+    """A dataset's version by number; only complete ones unless `ready` is False."""
+    qs = DatasetVersion.objects.filter(dataset_id=dataset_id, number=number).select_related("author", "parent")
+    return (qs.filter(status=DatasetVersion.Status.READY) if ready else qs).first()
+
+
+def version_item_list(*, version: DatasetVersion, split: str | None = None) -> QuerySet[DatasetItem]:
+    qs = DatasetItem.objects.filter(version=version).order_by("image_sha256")
+    return qs.filter(split=split) if split else qs
+
+
+def export_get(*, export_id: int, done: bool = False) -> Export | None:
+    """An export with what its API view shows (version, dataset, its job's retry); only finished ones with
+    `done`."""
+    qs = Export.objects.select_related("version__dataset", "job__retry").filter(pk=export_id)
+    return (qs.filter(status=Export.Status.DONE) if done else qs).first()

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from annotator.selectors import campaign_get
 from backend.core.api import get_or_404
 from backend.core.roles import Role
-from backend.images.selectors import generator_list
+from backend.images.selectors import generator_get
 from backend.mlmodels.models import ModelVersion
 from datasets.selectors import dataset_get, dataset_version_get
 from learning.services.onboarding import generator_onboard
@@ -66,7 +66,7 @@ class GeneratorOnboardApi(APIView):
         "strategy": serializers.CharField(), "pushed": serializers.IntegerField(),
         "picked": serializers.ListField(child=serializers.IntegerField())}))
     def post(self, request, generator_id: int):
-        generator = get_or_404(generator_list().filter(pk=generator_id).first(), "generator")
+        generator = get_or_404(generator_get(generator_id=generator_id), "generator")
         data = self.OnboardInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(generator_onboard(generator=generator, **data.validated_data))

@@ -91,7 +91,7 @@ def _resolve_regions(regions: list[dict]) -> list[RegionInput]:
 def _create_from(request, image, fields: dict, mask=None) -> Annotation:
     replaces = None
     if fields.get("replaces") is not None:
-        replaces = get_or_404(Annotation.objects.filter(pk=fields["replaces"]).first(), "replaced annotation")
+        replaces = get_or_404(annotation_get(annotation_id=fields["replaces"]), "replaced annotation")
     return annotation_create(
         image=image, user=request.user, mask=mask, regions=_resolve_regions(fields["regions"]),
         status=fields["status"], lead_time=fields["lead_time"], started_at=fields["started_at"],

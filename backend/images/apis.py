@@ -14,7 +14,15 @@ from backend.core.blobs import blob_open
 from backend.core.exceptions import ApplicationError
 from backend.images.batch import images_ingest_batch
 from backend.images.models import ConditionalInput, Generator
-from backend.images.selectors import ORDERINGS, generator_list, image_get, image_list, task_list
+from backend.images.selectors import (
+    ORDERINGS,
+    conditional_input_get,
+    generator_get,
+    generator_list,
+    image_get,
+    image_list,
+    task_list,
+)
 from backend.images.services import (
     ConditionalFile,
     IngestItem,
@@ -55,7 +63,7 @@ class GeneratorListApi(APIView):
 class GeneratorDetailApi(APIView):
     @extend_schema(responses=GeneratorOutputSerializer)
     def get(self, request, generator_id: int):
-        generator = get_or_404(generator_list().filter(pk=generator_id).first(), "generator")
+        generator = get_or_404(generator_get(generator_id=generator_id), "generator")
         return Response(GeneratorOutputSerializer(generator).data)
 
 
@@ -206,7 +214,7 @@ class ImageListApi(APIView):
         v = data.validated_data
         generator_ref = v["generator"]
         if generator_ref.isdigit():
-            generator = get_or_404(Generator.objects.filter(pk=int(generator_ref)).first(), "generator")
+            generator = get_or_404(generator_get(generator_id=int(generator_ref)), "generator")
         else:
             generator = generator_resolve(name=generator_ref, version=v.get("generator_version"))
         task = task_resolve(slug=v["task"])
@@ -269,9 +277,6 @@ class ImageFileApi(APIView):
 class ConditionalInputFileApi(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, image_id: int, input_id: int):
-        cond = get_or_404(
-            ConditionalInput.objects.select_related("blob").filter(pk=input_id, image_id=image_id).first(),
-            "conditional input",
-        )
+        cond = get_or_404(conditional_input_get(image_id=image_id, input_id=input_id), "conditional input")
         return FileResponse(blob_open(cond.blob), content_type=cond.blob.content_type)
 

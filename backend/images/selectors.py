@@ -7,7 +7,7 @@ from django.db.models import F, Prefetch, QuerySet
 from PIL import Image
 
 from backend.core.blobs import blob_read
-from backend.images.models import GeneratedImage, Generator, SynthesisTask
+from backend.images.models import ConditionalInput, GeneratedImage, Generator, SynthesisTask
 
 ORDERINGS = {
     "par": [F("par").asc(nulls_last=True), "id"],
@@ -63,6 +63,14 @@ def image_get(*, image_id: int) -> GeneratedImage | None:
 
 def generator_list() -> QuerySet[Generator]:
     return Generator.objects.all()
+
+
+def generator_get(*, generator_id: int) -> Generator | None:
+    return Generator.objects.filter(pk=generator_id).first()
+
+
+def conditional_input_get(*, image_id: int, input_id: int) -> ConditionalInput | None:
+    return ConditionalInput.objects.select_related("blob").filter(pk=input_id, image_id=image_id).first()
 
 
 def task_list() -> QuerySet[SynthesisTask]:

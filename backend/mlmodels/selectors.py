@@ -13,6 +13,10 @@ def model_version_list(*, kind: str | None = None, status: str | None = None) ->
     return qs
 
 
+def model_version_get(*, model_version_id: int) -> ModelVersion | None:
+    return ModelVersion.objects.filter(pk=model_version_id).first()
+
+
 def model_production_get(*, kind: str) -> ModelVersion | None:
     return ModelVersion.objects.select_related("checkpoint").filter(kind=kind, status="production").first()
 

@@ -10,7 +10,7 @@ from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.images.selectors import image_get
 from backend.mlmodels.models import ModelVersion
-from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.selectors import model_production_get, model_version_get
 from backend.quality.selectors import (
     GROUP_BY,
     SOURCES,
@@ -98,7 +98,7 @@ class GeneratorLeaderboardApi(APIView):
             if params.get("model_version"):
                 if not params["model_version"].isdigit():
                     raise ApplicationError("model_version must be a model version id")
-                model_version = ModelVersion.objects.filter(pk=int(params["model_version"])).first()
+                model_version = model_version_get(model_version_id=int(params["model_version"]))
                 if model_version is None:
                     raise ApplicationError(f"no model version {params['model_version']}")
             else:

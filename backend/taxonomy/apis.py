@@ -5,8 +5,8 @@ from rest_framework.views import APIView
 
 from backend.core.api import paginated_response
 from backend.core.exceptions import ApplicationError
-from backend.taxonomy.models import ArtifactClass, TaxonomyVersion
-from backend.taxonomy.selectors import artifact_class_list
+from backend.taxonomy.models import ArtifactClass
+from backend.taxonomy.selectors import artifact_class_list, taxonomy_version_list
 from backend.taxonomy.services import taxonomy_version_create
 
 
@@ -61,7 +61,7 @@ class TaxonomyVersionListApi(APIView):
 
     @extend_schema(responses=TaxonomyVersionOutputSerializer(many=True))
     def get(self, request):
-        qs = TaxonomyVersion.objects.prefetch_related("classes")
+        qs = taxonomy_version_list()
         return paginated_response(queryset=qs, serializer_class=self.TaxonomyVersionOutputSerializer, request=request,
                                   view=self)
 
