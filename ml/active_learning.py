@@ -62,8 +62,8 @@ def mix(entropy: np.ndarray, features: np.ndarray | None, k: int, *, seed: int =
     """Uncertain *and* representative: k-means splits the candidates into k clusters on their features and
     each cluster gives its most uncertain member; the batch is ordered most uncertain first.
 
-    Why not uncertainty alone: it piles a batch onto whatever the model finds hardest. On the synthetic pool
-    (crops of 8 photos) its 112 picks took 80 crops of two photos and 2 of another, and scored below random.
+    Why not uncertainty alone: it piles a batch onto whatever the model finds hardest; on the synthetic pool
+    (crops of 8 photos) most of its picks came from two photos (docs/experiments/active-learning.md).
     Why not k-center greedy among the most uncertain (this function's first form): k-center seeks the
     farthest points, i.e. outliers, and a pre-filter by uncertainty has already lost the coverage.
     k-means follows the pool's density, so big groups of similar images get more picks, as they would at

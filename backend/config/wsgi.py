@@ -9,7 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 application = get_wsgi_application()
 # Load the URL conf (every view and what the views import) at start rather than on the first request. All of that
 # lives as long as the process: freezing it keeps the cyclic GC's full collections, which requests building large
-# lists trigger every few requests, from scanning it all again (~280k objects; bench/dashboard.py's labelling-time
-# page: p95 ~290 ms -> ~120 ms on 2 busy cores).
+# lists trigger every few requests, from scanning it all again (hundreds of thousands of objects; measured with
+# bench/dashboard.py, docs/experiments/dashboard-pages.md).
 import_module(settings.ROOT_URLCONF)
 gc.freeze()

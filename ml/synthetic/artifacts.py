@@ -29,8 +29,7 @@ ARTIFACT_KINDS: tuple[str, ...] = (
 
 # A pixel counts as altered when some channel moved by at least this much. PAL4VST labels *perceptual*
 # artifacts: a blur over an already smooth patch moves pixels by 2-3 levels, which nobody sees, and labelling
-# it teaches a model to guess. Measured: with 3, a tiny segmenter plateaued near 0.2 artifact IoU on such
-# invisible "artifacts"; with 10 (~4 % of the range) it kept learning past 0.35 in the same iterations.
+# it teaches a model to guess; 10 (~4 % of the range) leaves only changes a person can see.
 MIN_PIXEL_DELTA = 10
 # Share of a blob's pixels that must be altered for the artifact to be kept.
 MIN_ALTERED_FRACTION = 0.6

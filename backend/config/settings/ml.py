@@ -16,8 +16,8 @@ FLAWMAP_TRAIN_WORK_DIR = env.str("FLAWMAP_TRAIN_WORK_DIR", default="") or None
 # Retrain a campaign's model once this many new human labels arrived since its last training.
 RETRAIN_MIN_NEW_LABELS = env.int("RETRAIN_MIN_NEW_LABELS", default=20)
 # Onboarding a new generator: fine-tune the unified model on its first labels with this short schedule
-# (PAL4VST fine-tuned on 10 images for ≤ 2000 GPU iterations; this is the CPU-sized equivalent: ~3 CPU-minutes
-# for the tiny config; with rehearsal, 600 gave more than 200 on each of 3 seeds in bench/active_learning.py).
+# (PAL4VST fine-tuned on 10 images for ≤ 2000 GPU iterations; this is the CPU-sized equivalent for the tiny
+# config, chosen in docs/experiments/few-shot.md).
 FLAWMAP_FEWSHOT_MAX_ITERS = env.int("FLAWMAP_FEWSHOT_MAX_ITERS", default=600)
 # ... and with this many of the unified model's own training images beside them (rehearsal; 0 = none).
 FLAWMAP_FEWSHOT_REPLAY_IMAGES = env.int("FLAWMAP_FEWSHOT_REPLAY_IMAGES", default=90)

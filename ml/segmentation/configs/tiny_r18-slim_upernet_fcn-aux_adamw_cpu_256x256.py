@@ -1,9 +1,8 @@
 # The CPU config for tests, the demo and the learning loop: the same family as the paper model (UperNet decode
 # head + FCN auxiliary head, 2 classes, AdamW + warm-up + poly) on a half-width ResNet-18 backbone with a
-# 48-channel UperNet head, which learns far faster on 2 cores than a shrunken Swin (IoU 0.26 vs 0.10 after
-# 9 CPU-minutes). Images are 256x256 and so is inference; training samples 128x128 crops of them in batches
-# of 16 (the same pixels per step as 4 full images, but more varied), and the 48-channel head costs a third of
-# a 96-channel one, so a 10-minute budget buys ~1500 steps. Artifacts cover ~6 % of pixels: class-weighted CE
+# 48-channel UperNet head, which learns far faster on 2 cores than a shrunken Swin. Images are 256x256 and so
+# is inference; training samples 128x128 crops of them in batches of 16 (the same pixels per step as 4 full
+# images, but more varied), and the 48-channel head costs a third of a 96-channel one. Artifacts cover ~6 % of pixels: class-weighted CE
 # plus Dice on the artifact class keeps the model from settling on "clean everywhere".
 _base_ = [
     '_base_/models/upernet_swin-t_fcn-aux.py',
