@@ -130,7 +130,7 @@ def model_versions() -> list[dict]:
     """Every model version with its overall test scores and per-task scores (metrics["test"]["tasks"])."""
     rows = ModelVersion.objects.order_by("kind", "-created_at", "-id").values(
         "pk", "kind", "name", "version", "status", "created_at", "promoted_at", "retired_at", "metrics",
-        "dataset_version__dataset__name", "dataset_version__number",
+        "trained_on",
     )
     out = []
     for row in rows:
@@ -138,10 +138,9 @@ def model_versions() -> list[dict]:
         tasks = test.get("tasks") if isinstance(test.get("tasks"), dict) else {}
         overall = {k: (str(v) if isinstance(v, int) else f"{v:.4f}")
                    for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        dataset = row.pop("dataset_version__dataset__name")
-        number = row.pop("dataset_version__number")
+        trained_on = row.pop("trained_on") or {}
         out.append({**row, "label": f"{row['name']}@{row['version']}", "overall": overall, "tasks": tasks,
-                    "dataset_version": f"{dataset} v{number}" if dataset else ""})
+                    "dataset_version": f"{trained_on['dataset']} v{trained_on['number']}" if trained_on else ""})
     return out
 
 

@@ -1,5 +1,6 @@
 from django.db.models import QuerySet
 
+from backend.mlmodels.models import ModelVersion
 from datasets.models import Dataset, DatasetItem, DatasetVersion, Export
 
 
@@ -60,3 +61,18 @@ def export_get(*, export_id: int, done: bool = False) -> Export | None:
     `done`."""
     qs = Export.objects.select_related("version__dataset", "job__retry").filter(pk=export_id)
     return (qs.filter(status=Export.Status.DONE) if done else qs).first()
+
+
+def version_reference(version: DatasetVersion) -> dict:
+    """How a model version names the dataset version it was trained on (ModelVersion.trained_on)."""
+    return {"dataset": version.dataset.name, "number": version.number, "id": version.pk}
+
+
+def version_of_model(model_version: ModelVersion) -> DatasetVersion | None:
+    """The dataset version a model was trained on, when it names one."""
+    version_id = (model_version.trained_on or {}).get("id")
+    return DatasetVersion.objects.filter(pk=version_id).first() if version_id else None
+
+
+def models_trained_on(*, version: DatasetVersion) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(trained_on__id=version.pk).order_by("created_at")

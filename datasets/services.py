@@ -16,6 +16,7 @@ from backend.taxonomy.models import ArtifactClass
 from datasets.exporters import EXPORTERS
 from datasets.models import DEFAULT_SPLITS, Dataset, DatasetItem, DatasetVersion, Export
 from datasets.selection import Choice, selected
+from datasets.selectors import models_trained_on
 from datasets.splits import assign_splits, group_hash, split_report, validate_shares
 
 ITEM_BATCH = 1000
@@ -144,8 +145,9 @@ def _build(version: DatasetVersion) -> None:
 
 
 def dataset_version_delete(*, version: DatasetVersion) -> None:
-    if version.model_versions.exists():
-        names = ", ".join(str(m) for m in version.model_versions.all()[:5])
+    trained = models_trained_on(version=version)
+    if trained.exists():
+        names = ", ".join(str(m) for m in trained[:5])
         raise ApplicationError(f"{version} is referenced by model version(s) {names}; it can't be deleted")
     if version.children.exists():
         raise ApplicationError(f"{version} is the parent of a later version; delete that first")

@@ -19,6 +19,7 @@ from django.conf import settings
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.selectors import model_production_get
 from backend.mlmodels.services import model_promote, model_register
+from datasets.selectors import version_reference
 
 Progress = Callable[[float, str], None]
 
@@ -62,7 +63,7 @@ def candidate_train(*, kind: str, dataset_version, name: str, progress: Progress
     try:
         run = part.run(dataset_version=dataset_version, work=work, production=production, report=report, **options)
         model = model_register(kind=kind, name=name, checkpoint_path=run.checkpoint, metrics=run.metrics,
-                               dataset_version=dataset_version)
+                               trained_on=version_reference(dataset_version))
         if run.comparison["promoted"]:
             model = model_promote(model_version=model)
         report(1.0, run.comparison["reason"])

@@ -1,5 +1,6 @@
 """A database at the schema before the one-way-house move (learning rounds in the annotator app, jobs tied to a
-campaign by a foreign key) migrates forward with every row kept."""
+campaign and model versions to a dataset version by foreign keys pointing up) migrates forward with every row
+kept."""
 
 import pytest
 from django.apps import apps as current_apps
@@ -8,6 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from backend.annotations.models import Annotation
 from backend.jobs.models import Job
+from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.services import model_register
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
 from learning.models import ActiveLearningRound
@@ -15,7 +17,8 @@ from tests.datasets.helpers import labelled_image
 from tests.factories import GeneratorFactory
 
 # The last migrations before the move, per app it touched.
-BEFORE = [("annotator", "0006_campaign_retrain_replay_images"), ("jobs", "0001_initial"), ("learning", None)]
+BEFORE = [("annotator", "0006_campaign_retrain_replay_images"), ("jobs", "0001_initial"), ("learning", None),
+          ("mlmodels", "0005_modelpromotion")]
 
 
 def _row_counts(apps) -> dict[str, int]:
@@ -36,10 +39,13 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row_kept(an
     MigrationExecutor(connection).migrate(BEFORE)
     try:
         applied = MigrationExecutor(connection).loader.applied_migrations
-        assert ("learning", "0001_initial") not in applied and ("jobs", "0002_job_subject") not in applied
+        assert not {("learning", "0001_initial"), ("jobs", "0002_job_subject"), ("mlmodels", "0006_trained_on")} & set(
+            applied)
         old = MigrationExecutor(connection).loader.project_state(list(applied)).apps
         Campaign, OldRound, OldJob = (old.get_model("annotator", "Campaign"),
                                       old.get_model("annotator", "ActiveLearningRound"), old.get_model("jobs", "Job"))
+        trained = old.get_model("mlmodels", "ModelVersion").objects.create(
+            kind="segmenter", name="unified", version="v9", dataset_version_id=version.pk)
         campaign = Campaign.objects.create(name="launch", generator_id=generator.pk, ls_project_id=7)
         other = Campaign.objects.create(name="other")
         for number in (1, 2):
@@ -58,7 +64,10 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row_kept(an
     after = _row_counts(current_apps)
     assert after == before and before["ActiveLearningRound"] == 2 and before["Job"] == 3
     assert before["GeneratedImage"] == len(images) and before["Annotation"] == Annotation.objects.count() > 0
-    assert before["ModelVersion"] == 1 and before["DatasetVersion"] == 1 and before["Campaign"] == 2
+    assert before["ModelVersion"] == 2 and before["DatasetVersion"] == 1 and before["Campaign"] == 2
+    assert ModelVersion.objects.get(pk=trained.pk).trained_on == {"dataset": "old-house", "number": version.number,
+                                                                  "id": version.pk}
+    assert ModelVersion.objects.get(pk=model.pk).trained_on == {}
     rounds = ActiveLearningRound.objects.filter(campaign_id=campaign.pk).order_by("number")
     assert [(r.number, r.model_version_id, r.model_metrics) for r in rounds] == [
         (1, model.pk, {"IoU": 0.5}), (2, model.pk, {"IoU": 0.5})]

@@ -30,8 +30,7 @@ class ModelVersionOutputSerializer(serializers.Serializer):
     retired_at = serializers.DateTimeField()
 
     def get_dataset_version(self, obj) -> dict | None:
-        dv = obj.dataset_version
-        return None if dv is None else {"dataset": dv.dataset.name, "number": dv.number, "id": dv.pk}
+        return obj.trained_on or None
 
 
 class ModelVersionListApi(APIView):

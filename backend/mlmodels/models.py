@@ -23,9 +23,11 @@ class ModelVersion(models.Model):
     config_name = models.CharField(max_length=200, blank=True, default="")
     config = models.TextField(blank=True, default="")  # full config text the model was built from
     metrics = models.JSONField(default=dict, blank=True)
-    # What it was trained on; a referenced dataset version can't be deleted.
-    dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="model_versions")
+    # The dataset version it was trained on, as the learning loop recorded it: {"dataset": name, "number": n,
+    # "id": pk}, or {} when registered without one. A reference by value, not a foreign key: datasets sit above
+    # the model registry (datasets refuse to delete a version a model names). Versions are immutable, so it stays
+    # true.
+    trained_on = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)

@@ -5,7 +5,7 @@ from backend.mlmodels.models import ModelVersion
 
 
 def model_version_list(*, kind: str | None = None, status: str | None = None) -> QuerySet[ModelVersion]:
-    qs = ModelVersion.objects.select_related("checkpoint", "dataset_version__dataset")
+    qs = ModelVersion.objects.select_related("checkpoint")
     if kind:
         qs = qs.filter(kind=kind)
     if status:

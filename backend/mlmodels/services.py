@@ -62,10 +62,11 @@ def model_register(
     checkpoint_path: Path,
     version: str | None = None,
     metrics: dict | None = None,
-    dataset_version=None,
+    trained_on: dict | None = None,
 ) -> ModelVersion:
     """Store a checkpoint as a candidate ModelVersion. Metrics default to the `metrics.json` that
-    `ml.segmentation.train` writes beside its checkpoint."""
+    `ml.segmentation.train` writes beside its checkpoint; `trained_on` names its dataset version
+    (datasets.selectors.version_reference)."""
     checkpoint_path = Path(checkpoint_path)
     if kind not in ModelVersion.Kind.values:
         raise ApplicationError(f"unknown model kind {kind!r} (one of {', '.join(ModelVersion.Kind.values)})")
@@ -87,7 +88,7 @@ def model_register(
         blob = blob_store(data=checkpoint_path.read_bytes(), content_type=CHECKPOINT_CONTENT_TYPE)
         return ModelVersion.objects.create(
             kind=kind, name=name, version=version, checkpoint=blob, config_name=config_name, config=config,
-            metrics=metrics, dataset_version=dataset_version,
+            metrics=metrics, trained_on=trained_on or {},
         )
 
 

@@ -11,6 +11,7 @@ from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import checkpoint_local_path, segmenter_predictor
 from datasets.export_run import export_to_path, train_sample_export
+from datasets.selectors import version_of_model
 from learning.training import CandidateRun, Progress, candidate_kind
 from ml.pal4vst_layout import has_split
 from ml.segmentation.train import train
@@ -40,12 +41,13 @@ def segmenter_candidate(
     replay = None
     if init == "production" and production is not None and production.config:
         init_path = checkpoint_local_path(production)
-        if replay_images and production.dataset_version_id:
-            report(0.02, f"adding {replay_images} rehearsal images from {production.dataset_version}")
+        production_data = version_of_model(production) if replay_images else None
+        if production_data is not None:
+            report(0.02, f"adding {replay_images} rehearsal images from {production_data}")
             added = train_sample_export(
-                version=production.dataset_version, out=data, n=replay_images,
+                version=production_data, out=data, n=replay_images,
                 exclude_sha256=dataset_version.items.values("image_sha256"), seed=dataset_version.pk)
-            replay = {"dataset_version": production.dataset_version_id, "images": added}
+            replay = {"dataset_version": production_data.pk, "images": added}
 
     def on_progress(step: int, total: int, scalars: dict) -> None:
         loss = scalars.get("train/loss")

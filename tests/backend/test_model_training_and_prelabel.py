@@ -11,6 +11,7 @@ from backend.core.users import user_get_or_create_with_role
 from backend.jobs.models import Job
 from backend.mlmodels.models import ImagePrediction, ModelVersion
 from backend.mlmodels.services import model_promote, model_register, prelabel_enqueue
+from datasets.selectors import version_of_model
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
 from tests.conftest import png_bytes
 from tests.factories import left_half_torchscript, make_image
@@ -89,7 +90,8 @@ def test_a_worse_candidate_is_registered_but_not_promoted(tmp_path, settings):
     assert comparison["production_artifact_IoU"] == 1.0 and comparison["candidate_artifact_IoU"] < 1.0
     assert comparison["promoted"] is False
     candidate = ModelVersion.objects.get(pk=job.result["model_version"])
-    assert candidate.status == "candidate" and candidate.dataset_version == version
+    assert candidate.status == "candidate" and version_of_model(candidate) == version
+    assert candidate.trained_on == {"dataset": version.dataset.name, "number": version.number, "id": version.pk}
     assert candidate.metrics["comparison"] == comparison
     production.refresh_from_db()
     assert production.status == "production"
@@ -130,11 +132,12 @@ def test_a_fine_tune_rehearses_on_the_production_models_own_training_images(tmp_
     job.refresh_from_db()
     assert job.status == "succeeded", job.traceback
     candidate = ModelVersion.objects.get(pk=job.result["model_version"])
-    assert candidate.metrics["replay"] == {"dataset_version": production.dataset_version_id, "images": 5}
+    assert candidate.metrics["replay"] == {"dataset_version": production.trained_on["id"], "images": 5}
     assert candidate.metrics["init"] == str(production)
     # the comparison stays on the new generator's test split: rehearsal images only join the train split
-    assert set(candidate.dataset_version.items.values_list("image__generator__name", flat=True)) == {"new"}
-    assert job.result["comparison"]["images"] == candidate.dataset_version.items.filter(split="test").count()
+    trained_on = version_of_model(candidate)
+    assert set(trained_on.items.values_list("image__generator__name", flat=True)) == {"new"}
+    assert job.result["comparison"]["images"] == trained_on.items.filter(split="test").count()
 
     plain, _ = job_create(kind="train_segmenter", params={"dataset_id": fewshot.pk, "max_iters": 1})
     plain.refresh_from_db()

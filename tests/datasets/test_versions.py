@@ -10,6 +10,7 @@ from backend.annotations.models import Annotation
 from backend.annotations.services import annotation_create
 from backend.mlmodels.models import ModelVersion
 from datasets.models import Dataset, DatasetItem, DatasetVersion
+from datasets.selectors import version_reference
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
 from tests.conftest import png_bytes
 from tests.datasets.helpers import labelled_image
@@ -117,7 +118,7 @@ def test_api_snapshot_diff_and_immutability(admin_client, annotator_client, anno
     r = admin_client.delete(f"/api/images/{a.pk}/")
     assert r.status_code == 409 and "can't be deleted" in r.json()["detail"]
     ModelVersion.objects.create(kind="segmenter", name="m", version="1",
-                                dataset_version=DatasetVersion.objects.get(number=2))
+                                trained_on=version_reference(DatasetVersion.objects.get(number=2)))
     r = admin_client.delete(f"/api/datasets/{ds}/versions/2/")
     assert r.status_code == 400 and "referenced by model version" in r.json()["detail"]
     assert admin_client.get(f"/api/datasets/{ds}/versions/2/").status_code == 200

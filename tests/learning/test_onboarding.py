@@ -10,6 +10,7 @@ from annotator.models import Campaign, CampaignTask
 from backend.jobs.models import Job
 from backend.mlmodels.models import ImagePrediction, ModelVersion
 from backend.mlmodels.services import model_promote, model_register
+from datasets.selectors import version_of_model
 from ml.synthetic import generate_dataset
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -44,7 +45,7 @@ def test_onboarding_picks_diverse_images_and_fine_tunes_after_the_labels(labelst
         assert comparison["production_model"] == unified.pk and comparison["images"] >= 1
         assert f"artifact IoU before {comparison['production_artifact_IoU']}" in text
         # the few-shot set is this generator's labels only
-        version = ModelVersion.objects.get(pk=job.result["model_version"]).dataset_version
+        version = version_of_model(ModelVersion.objects.get(pk=job.result["model_version"]))
         assert set(version.items.values_list("image__generator__name", flat=True)) == {"newgen"}
         assert version.items.count() == 10
     finally:

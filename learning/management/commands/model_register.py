@@ -7,6 +7,7 @@ from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.services import model_promote, model_register
 from datasets.models import DatasetVersion
+from datasets.selectors import version_reference
 
 
 class Command(BaseCommand):
@@ -40,7 +41,7 @@ class Command(BaseCommand):
                     raise ApplicationError(f"no dataset version with id {opts['dataset_version']}")
             model = model_register(
                 kind=opts["kind"], name=opts["name"], checkpoint_path=opts["checkpoint"], version=opts["model_version"],
-                metrics=metrics, dataset_version=dataset_version,
+                metrics=metrics, trained_on=version_reference(dataset_version) if dataset_version else None,
             )
             if opts["promote"]:
                 model = model_promote(model_version=model)

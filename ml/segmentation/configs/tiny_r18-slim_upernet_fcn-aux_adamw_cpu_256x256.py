@@ -2,8 +2,8 @@
 # head + FCN auxiliary head, 2 classes, AdamW + warm-up + poly) on a half-width ResNet-18 backbone with a
 # 48-channel UperNet head, which learns far faster on 2 cores than a shrunken Swin. Images are 256x256 and so
 # is inference; training samples 128x128 crops of them in batches of 16 (the same pixels per step as 4 full
-# images, but more varied), and the 48-channel head costs a third of a 96-channel one. Artifacts cover ~6 % of pixels: class-weighted CE
-# plus Dice on the artifact class keeps the model from settling on "clean everywhere".
+# images, but more varied), and the 48-channel head costs a third of a 96-channel one. Artifacts cover ~6 % of
+# pixels: class-weighted CE plus Dice on the artifact class keeps the model from settling on "clean everywhere".
 _base_ = [
     '_base_/models/upernet_swin-t_fcn-aux.py',
     '_base_/datasets/pal4vst.py',
