@@ -22,6 +22,6 @@ def submit_ground_truth(*, campaign: Campaign, masks: dict[int, np.ndarray], lea
         mask = np.asarray(masks[task.image_id], bool)
         result = labels_to_results(mask=mask if mask.any() else None, regions=[], width=task.image.width,
                                    height=task.image.height, no_artifacts=not mask.any())
-        ls.annotations.create(id=task.ls_task_id, result=result, lead_time=lead_time)
+        ls.annotation_create(task_id=task.ls_task_id, result=result, lead_time=lead_time)
         created += 1
     return created

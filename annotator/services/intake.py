@@ -60,7 +60,7 @@ def ls_users_link(ls_user_ids) -> None:
         if LabelStudioUser.objects.filter(ls_user_id=ls_user_id).exists():
             continue
         try:
-            email = ls_client().users.get(id=ls_user_id).email or ""
+            email = ls_client().user_email(user_id=ls_user_id)
         except Exception:  # the user may be gone upstream; we still keep the label, attributed by id
             email = ""
         _user_link(ls_user_id, email)

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import transaction
 
-from annotator.client import ls_client
+from annotator.client import LabelStudioClient, LsProject, ls_client
 from annotator.labeling_config import labeling_config
 from annotator.models import Campaign
 from backend.core.exceptions import ApplicationError
@@ -39,14 +39,15 @@ def campaign_create_provisioned(*, name: str, description: str = "", generator: 
     return campaign
 
 
-def _find_project(ls, campaign: Campaign):
+def _find_project(ls: LabelStudioClient, campaign: Campaign) -> LsProject | None:
+    projects = ls.projects()
     if campaign.ls_project_id:
-        for project in ls.projects.list():
+        for project in projects:
             if project.id == campaign.ls_project_id:
                 return project
     # Our row may have lost the id (crash after create): adopt the project by its title.
     title = project_title(campaign)
-    return next((p for p in ls.projects.list() if p.title == title), None)
+    return next((p for p in projects if p.title == title), None)
 
 
 def campaign_provision(*, campaign: Campaign) -> Campaign:
@@ -54,25 +55,25 @@ def campaign_provision(*, campaign: Campaign) -> Campaign:
     config = campaign_labeling_config()
     project = _find_project(ls, campaign)
     if project is None:
-        project = ls.projects.create(title=project_title(campaign), description=campaign.description or "",
-                                     label_config=config)
-    elif (project.label_config or "").strip() != config.strip():
-        ls.projects.update(id=project.id, label_config=config)
+        project = ls.project_create(title=project_title(campaign), description=campaign.description or "",
+                                    label_config=config)
+    elif project.label_config.strip() != config.strip():
+        ls.project_set_label_config(project_id=project.id, label_config=config)
 
     headers = {settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET}
-    hooks = [h for h in ls.webhooks.list(project=str(project.id)) if h.url == settings.LABEL_STUDIO_WEBHOOK_URL]
+    hooks = [h for h in ls.webhooks(project_id=project.id) if h.url == settings.LABEL_STUDIO_WEBHOOK_URL]
     for extra in hooks[1:]:
-        ls.webhooks.delete(id=extra.id)
+        ls.webhook_delete(webhook_id=extra.id)
     wanted = {"headers": headers, "actions": WEBHOOK_ACTIONS, "send_payload": True, "send_for_all_actions": False,
               "is_active": True}
     if hooks:
         hook = hooks[0]
-        current = {"headers": hook.headers, "actions": sorted(hook.actions or []), "send_payload": hook.send_payload,
+        current = {"headers": hook.headers, "actions": hook.actions, "send_payload": hook.send_payload,
                    "send_for_all_actions": hook.send_for_all_actions, "is_active": hook.is_active}
         if current != {**wanted, "actions": sorted(WEBHOOK_ACTIONS)}:
-            ls.webhooks.update(id=hook.id, url=settings.LABEL_STUDIO_WEBHOOK_URL, **wanted)
+            ls.webhook_update(webhook_id=hook.id, url=settings.LABEL_STUDIO_WEBHOOK_URL, **wanted)
     else:
-        hook = ls.webhooks.create(url=settings.LABEL_STUDIO_WEBHOOK_URL, project=project.id, **wanted)
+        hook = ls.webhook_create(project_id=project.id, url=settings.LABEL_STUDIO_WEBHOOK_URL, **wanted)
 
     if (campaign.ls_project_id, campaign.ls_webhook_id) != (project.id, hook.id):
         campaign.ls_project_id, campaign.ls_webhook_id = project.id, hook.id

@@ -7,7 +7,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from annotator.client import ls_client
+from annotator.client import LabelStudioClient, ls_client
 from annotator.converter import LSRegion, labels_to_results
 from annotator.models import Campaign, CampaignTask
 from annotator.signing import image_signed_url
@@ -61,11 +61,11 @@ def prediction_for(image: GeneratedImage) -> tuple[dict | None, Annotation | Non
     return prediction, max(annotations, key=lambda a: (a.created_at, a.pk))
 
 
-def _tasks_already_in_project(ls, project_id: int) -> dict[int, int]:
+def _tasks_already_in_project(ls: LabelStudioClient, project_id: int) -> dict[int, int]:
     """flawmap image id → task id for every task of the project (catches tasks we lost track of)."""
     found = {}
-    for task in ls.tasks.list(project=project_id, fields="all"):
-        image_id = (task.data or {}).get(IMAGE_ID_FIELD)
+    for task in ls.tasks(project_id=project_id):
+        image_id = task.data.get(IMAGE_ID_FIELD)
         if isinstance(image_id, int):
             found.setdefault(image_id, task.id)
     return found
@@ -111,8 +111,7 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
                 report.with_prediction += 1
             payload.append(task)
             predictions.append(source)
-        response = ls.projects.import_tasks(id=campaign.ls_project_id, request=payload, return_task_ids=True)
-        task_ids = list(response.task_ids or [])
+        task_ids = ls.tasks_import(project_id=campaign.ls_project_id, tasks=payload)
         if len(task_ids) != len(batch):
             raise ApplicationError(f"Label Studio created {len(task_ids)} tasks for {len(batch)} images")
         # Label Studio returns the new ids in the order the tasks were sent.
@@ -141,8 +140,8 @@ def campaigns_push_predictions(*, image_ids: list[int]) -> int:
         prediction, source = prediction_for(images[task.image_id])
         if prediction is None or task.prediction_id == source.pk:
             continue
-        ls.predictions.create(task=task.ls_task_id, result=prediction["result"], score=prediction.get("score"),
-                              model_version=prediction["model_version"])
+        ls.prediction_create(task_id=task.ls_task_id, result=prediction["result"], score=prediction.get("score"),
+                             model_version=prediction["model_version"])
         task.prediction = source
         task.save(update_fields=["prediction"])
         pushed += 1

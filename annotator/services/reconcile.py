@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from annotator.client import ls_client
+from annotator.client import LabelStudioClient, ls_client
 from annotator.models import Campaign, SyncedAnnotation, WebhookEvent
 from annotator.services.intake import (
     CREATED,
@@ -36,17 +36,17 @@ class ReconcileReport:
         return self.__dict__.copy()
 
 
-def _ensure_webhook(ls, campaign: Campaign) -> bool:
+def _ensure_webhook(ls: LabelStudioClient, campaign: Campaign) -> bool:
     """Label Studio disables a webhook after repeated failures; switch it back on (or recreate it)."""
     hook = None
     if campaign.ls_webhook_id:
-        hook = next((h for h in ls.webhooks.list(project=str(campaign.ls_project_id))
-                     if h.id == campaign.ls_webhook_id), None)
+        hook = next((h for h in ls.webhooks(project_id=campaign.ls_project_id) if h.id == campaign.ls_webhook_id),
+                    None)
     if hook is None:
         campaign_provision(campaign=campaign)
         return True
     if not hook.is_active:
-        ls.webhooks.update(id=hook.id, is_active=True)
+        ls.webhook_update(webhook_id=hook.id, is_active=True)
         return True
     return False
 
@@ -73,12 +73,12 @@ def campaign_reconcile(*, campaign: Campaign, on_progress: ProgressCallback | No
     watermark = campaign.reconciled_until
     newest = watermark
     seen: set[int] = set()
-    for done, task_obj in enumerate(ls.tasks.list(project=campaign.ls_project_id, fields="all"), start=1):
+    for done, task_obj in enumerate(ls.tasks(project_id=campaign.ls_project_id), start=1):
         if on_progress is not None:
             on_progress(done, None)
-        task = {"id": task_obj.id, "data": task_obj.data or {}}
-        ls_users_link([a.get("completed_by") for a in task_obj.annotations or []])
-        for annotation in task_obj.annotations or []:
+        task = {"id": task_obj.id, "data": task_obj.data}
+        ls_users_link([a.get("completed_by") for a in task_obj.annotations])
+        for annotation in task_obj.annotations:
             seen.add(annotation["id"])
             updated_at = parse_ls_time(annotation.get("updated_at") or annotation.get("created_at"))
             newest = max(newest, updated_at) if newest else updated_at

@@ -22,7 +22,7 @@ def ls(labelstudio_server, settings):
     settings.LABEL_STUDIO_API_KEY = labelstudio_server.api_key
     yield
     for project_id in Campaign.objects.exclude(ls_project_id=None).values_list("ls_project_id", flat=True):
-        ls_client().projects.delete(id=project_id)
+        ls_client().sdk.projects.delete(id=project_id)
 
 
 def test_campaign_create_provisions_and_push_queues(ls, admin_client, viewer_client,

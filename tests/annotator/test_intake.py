@@ -175,12 +175,12 @@ def test_a_new_label_studio_user_is_looked_up_outside_the_intake_transaction(tas
     depth_at_start = len(connection.atomic_blocks)  # the test's own transaction
     looked_up = []
 
-    class Users:
-        def get(self, id):
-            looked_up.append((id, len(connection.atomic_blocks)))
-            return type("LsUser", (), {"email": "new@example.org"})()
+    class Client:
+        def user_email(self, *, user_id):
+            looked_up.append((user_id, len(connection.atomic_blocks)))
+            return "new@example.org"
 
-    monkeypatch.setattr(intake, "ls_client", lambda: type("Client", (), {"users": Users()})())
+    monkeypatch.setattr(intake, "ls_client", Client)
     body = payload(task, ann_id=5)
     body["annotation"]["completed_by"] = 8
     event = deliver(body, django_capture_on_commit_callbacks)

@@ -55,7 +55,7 @@ def loop(labelstudio_server, live_server, use_celery_worker, settings):
     yield campaign
     campaign.refresh_from_db()
     if campaign.ls_project_id:
-        ls_client().projects.delete(id=campaign.ls_project_id)
+        ls_client().sdk.projects.delete(id=campaign.ls_project_id)
 
 
 def images(campaign, n, seed=0):
@@ -74,7 +74,7 @@ def test_provisioning_twice_gives_one_project_and_one_webhook(loop):
     campaign_provision(campaign=loop)
     campaign_provision(campaign=Campaign.objects.get(pk=loop.pk))
     loop.refresh_from_db()
-    ls = ls_client()
+    ls = ls_client().sdk
     titles = [p.title for p in ls.projects.list()]
     assert titles.count(f"Flawmap: {loop.name}") == 1
     hooks = ls.webhooks.list(project=str(loop.ls_project_id))
@@ -101,7 +101,7 @@ def test_push_twenty_images_with_predictions(loop):
     again = campaign_push_images(campaign=loop, image_ids=ids)
     assert (again.pushed, again.already_there) == (0, 20)
 
-    tasks = list(ls_client().tasks.list(project=loop.ls_project_id, fields="all"))
+    tasks = list(ls_client().sdk.tasks.list(project=loop.ls_project_id, fields="all"))
     assert len(tasks) == 20
     for task in tasks:
         image_id = task.data["flawmap_image_id"]
@@ -122,7 +122,7 @@ def test_annotation_made_in_label_studio_arrives_through_the_webhook(loop):
     campaign_push_images(campaign=loop, image_ids=[image.pk])
     task_id = CampaignTask.objects.get(image=image).ls_task_id
     mask, result = an_annotation_result(3)
-    created = ls_client().annotations.create(id=task_id, result=result, lead_time=41.5)
+    created = ls_client().sdk.annotations.create(id=task_id, result=result, lead_time=41.5)
 
     wait_for(lambda: SyncedAnnotation.objects.filter(ls_annotation_id=created.id).exists(), what="the webhook")
     annotation = SyncedAnnotation.objects.get(ls_annotation_id=created.id).annotation
@@ -143,7 +143,7 @@ def test_lost_webhooks_and_a_restart_are_recovered_by_reconcile(loop, live_serve
         batch = images(loop, 50, seed=200)
         campaign_push_images(campaign=loop, image_ids=[im.pk for im in batch])
         task_ids = list(CampaignTask.objects.filter(campaign=loop).order_by("id").values_list("ls_task_id", flat=True))
-        ls = ls_client()
+        ls = ls_client().sdk
         for i, task_id in enumerate(task_ids):
             if i == 25:  # Label Studio goes down and comes back mid-run
                 ls_module = labelstudio_script
@@ -164,7 +164,7 @@ def test_lost_webhooks_and_a_restart_are_recovered_by_reconcile(loop, live_serve
     # a second reconcile finds nothing new
     again = campaign_reconcile(campaign=Campaign.objects.get(pk=loop.pk))
     assert again.applied == 0 and Annotation.objects.count() == 50
-    hook = next(h for h in ls_client().webhooks.list(project=str(loop.ls_project_id)))
+    hook = next(h for h in ls_client().sdk.webhooks.list(project=str(loop.ls_project_id)))
     assert hook.is_active
 
 
@@ -173,7 +173,7 @@ def test_reconcile_reenables_the_webhook_and_follows_updates_and_deletes(loop, s
     campaign_provision(campaign=loop)
     batch = images(loop, 2, seed=300)
     campaign_push_images(campaign=loop, image_ids=[im.pk for im in batch])
-    ls = ls_client()
+    ls = ls_client().sdk
     first_task, second_task = (CampaignTask.objects.filter(campaign=loop).order_by("id")
                                .values_list("ls_task_id", flat=True))
     kept = ls.annotations.create(id=first_task, result=an_annotation_result(1)[1], lead_time=5.0)

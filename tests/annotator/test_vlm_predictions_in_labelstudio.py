@@ -35,7 +35,7 @@ def campaign(labelstudio_server, settings, tmp_path):
     campaign_provision(campaign=campaign)
     campaign.refresh_from_db()
     yield campaign
-    ls_client().projects.delete(id=campaign.ls_project_id)
+    ls_client().sdk.projects.delete(id=campaign.ls_project_id)
 
 
 def _segmenter_pass(image, segmenter):
@@ -76,7 +76,7 @@ def test_vlm_prelabels_reach_label_studio_as_boxes_classes_and_captions(campaign
     assert job.result["predicted"] == 2 and job.result["pushed_to_labelstudio"] == 1  # the task already there
     campaign_push_images(campaign=campaign, image_ids=[late.pk])  # after: pushed with both
 
-    ls = ls_client()
+    ls = ls_client().sdk
     for image in (early, late):
         task = ls.tasks.get(id=CampaignTask.objects.get(campaign=campaign, image=image).ls_task_id)
         newest = max(task.predictions, key=lambda p: p["id"] if isinstance(p, dict) else p.id)

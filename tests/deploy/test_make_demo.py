@@ -176,6 +176,6 @@ def test_the_printed_label_studio_project_has_the_tasks(served, demo_env, settin
     server = LabelStudioServer.from_env_file(Path(demo_env["FLAWMAP_VAR_DIR"]) / "labelstudio.env")
     assert url == server.url
     settings.LABEL_STUDIO_URL, settings.LABEL_STUDIO_API_KEY = server.url, server.api_key
-    ls = ls_client()
+    ls = ls_client().sdk
     assert ls.projects.get(id=int(project)).title == "Flawmap: demo: label the new generator"
     assert len(list(ls.tasks.list(project=int(project)))) == int(tasks) == 6

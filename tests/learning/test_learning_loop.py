@@ -43,7 +43,7 @@ def test_labels_past_the_threshold_queue_exactly_one_training_and_a_worse_candid
     images = [make_image(data=png_bytes(W, H, seed=700 + i), generator=loop.generator) for i in range(10)]
     campaign_push_images(campaign=loop, image_ids=[im.pk for im in images])
     result = labels_to_results(mask=LEFT_HALF, regions=[], width=W, height=H)
-    ls = ls_client()
+    ls = ls_client().sdk
     for task in CampaignTask.objects.filter(campaign=loop).order_by("id")[:9]:
         ls.annotations.create(id=task.ls_task_id, result=result, lead_time=30.0)
     wait_for(lambda: SyncedAnnotation.objects.filter(campaign=loop).count() == 9, what="9 labels")

@@ -23,7 +23,7 @@ def campaign(labelstudio_server, settings):
     campaign = campaign_provision(campaign=Campaign.objects.create(
         name=f"rounds-{uuid.uuid4().hex[:6]}", generator=GeneratorFactory()))
     yield campaign
-    ls_client().projects.delete(id=campaign.ls_project_id)
+    ls_client().sdk.projects.delete(id=campaign.ls_project_id)
 
 
 def test_each_pick_is_a_numbered_round(campaign, annotator_client):

@@ -51,4 +51,4 @@ def test_onboarding_picks_diverse_images_and_fine_tunes_after_the_labels(labelst
     finally:
         campaign = Campaign.objects.filter(name="onboard: newgen").first()
         if campaign and campaign.ls_project_id:
-            ls_client().projects.delete(id=campaign.ls_project_id)
+            ls_client().sdk.projects.delete(id=campaign.ls_project_id)
