@@ -15,17 +15,7 @@ class Campaign(models.Model):
     ls_webhook_id = models.PositiveIntegerField(null=True, blank=True)
     # Newest Label Studio `updated_at` the reconcile job has applied.
     reconciled_until = models.DateTimeField(null=True, blank=True)
-    # What retraining snapshots when this campaign's labels cross RETRAIN_MIN_NEW_LABELS; empty = the
-    # "unified" dataset (every labelled image), so the one production model keeps learning all generators.
-    training_dataset = models.ForeignKey("datasets.Dataset", null=True, blank=True, on_delete=models.SET_NULL,
-                                         related_name="campaigns")
-    # Overrides RETRAIN_MIN_NEW_LABELS / FLAWMAP_SEGMENTER_MAX_ITERS for this campaign (few-shot onboarding
-    # retrains after 10 labels with a short fine-tuning schedule).
-    retrain_min_new_labels = models.PositiveIntegerField(null=True, blank=True)
-    retrain_max_iters = models.PositiveIntegerField(null=True, blank=True)
-    # Fine-tunes of this campaign add that many of the production model's own training images (rehearsal):
-    # onboarding's 10 labels of one generator alone would trade precision elsewhere for the new artifacts.
-    retrain_replay_images = models.PositiveIntegerField(null=True, blank=True)
+    # How its model is retrained as labels arrive is the learning loop's: learning.RetrainPolicy.
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

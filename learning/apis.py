@@ -84,7 +84,7 @@ class ModelTrainApi(APIView):
         replay_images = serializers.IntegerField(
             required=False, min_value=0, max_value=100_000,
             help_text="Segmenter fine-tunes: this many of the production model's own training images join the "
-                      "train split (rehearsal; a campaign's default is its retrain_replay_images).")
+                      "train split (rehearsal; a campaign's default is its retrain policy's replay_images).")
         kind = serializers.ChoiceField(choices=ModelVersion.Kind.values, default=ModelVersion.Kind.SEGMENTER,
                                        help_text="With dataset / dataset_version: which model to train. A campaign "
                                                  "retrains both (the VLM when VLM_BASE_MODEL is set).")

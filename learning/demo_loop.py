@@ -24,6 +24,7 @@ from backend.jobs.services import job_create
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor
 from backend.mlmodels.selectors import model_production_get
+from learning.services.retrain import retrain_policy_set
 from learning.services.rounds import campaign_next_batch
 from ml.segmentation.evaluation import evaluate_split
 
@@ -63,8 +64,7 @@ def run_rounds(*, folder: Path, generator: Generator, campaign_name: str, rounds
             truth[image.pk] = np.asarray(Image.open(label)) != 0
     campaign = Campaign.objects.filter(name=campaign_name).first() or campaign_create(name=campaign_name,
                                                                                       generator=generator)
-    campaign.retrain_min_new_labels, campaign.retrain_max_iters = k, round_iters
-    campaign.save(update_fields=["retrain_min_new_labels", "retrain_max_iters"])
+    retrain_policy_set(campaign=campaign, min_new_labels=k, max_iters=round_iters)
     campaign_provision(campaign=campaign)
 
     model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)

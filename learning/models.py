@@ -26,3 +26,23 @@ class ActiveLearningRound(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign.name} round {self.number}"
+
+
+class RetrainPolicy(models.Model):
+    """How a campaign's model is retrained as its labels arrive; a campaign without one follows the settings."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True, related_name="retrain_policy")
+    # What retraining snapshots when the campaign's labels cross the threshold; empty = the "unified" dataset
+    # (every labelled image), so the one production model keeps learning all generators.
+    training_dataset = models.ForeignKey("datasets.Dataset", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="retrain_policies")
+    # Overrides RETRAIN_MIN_NEW_LABELS / FLAWMAP_SEGMENTER_MAX_ITERS (few-shot onboarding retrains after 10 labels
+    # with a short fine-tuning schedule).
+    min_new_labels = models.PositiveIntegerField(null=True, blank=True)
+    max_iters = models.PositiveIntegerField(null=True, blank=True)
+    # Fine-tunes add that many of the production model's own training images (rehearsal): onboarding's 10 labels
+    # of one generator alone would trade precision elsewhere for the new artifacts.
+    replay_images = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"retrain policy of {self.campaign}"

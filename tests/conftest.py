@@ -29,7 +29,7 @@ def blob_dir(tmp_path, settings):
 @pytest.fixture(autouse=True)
 def no_automatic_retraining(settings):
     """Label intake would queue a training run past RETRAIN_MIN_NEW_LABELS; the loop tests opt in per
-    campaign (Campaign.retrain_min_new_labels), everything else keeps labelling without training."""
+    campaign (learning.RetrainPolicy.min_new_labels), everything else keeps labelling without training."""
     settings.RETRAIN_MIN_NEW_LABELS = 10**9
 
 

@@ -1,6 +1,6 @@
 """A database at the schema before the one-way-house move (learning rounds in the annotator app, jobs tied to a
-campaign and model versions to a dataset version by foreign keys pointing up) migrates forward with every row
-kept."""
+campaign and model versions to a dataset version by foreign keys pointing up, a campaign's retraining policy on
+the campaign) migrates forward with every row and value kept."""
 
 import pytest
 from django.apps import apps as current_apps
@@ -12,7 +12,7 @@ from backend.jobs.models import Job
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.services import model_register
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
-from learning.models import ActiveLearningRound
+from learning.models import ActiveLearningRound, RetrainPolicy
 from tests.datasets.helpers import labelled_image
 from tests.factories import GeneratorFactory
 
@@ -34,7 +34,8 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row_kept(an
     generator = GeneratorFactory(name="old-house", version="")
     images = [labelled_image(annotator_user, seed=i, generator=generator) for i in range(6)]
     model = model_register(kind="segmenter", name="unified", checkpoint_path=trained[0] / "best.pth")
-    version = dataset_version_build(version=dataset_version_start(dataset=dataset_create(name="old-house")))
+    dataset = dataset_create(name="old-house")
+    version = dataset_version_build(version=dataset_version_start(dataset=dataset))
 
     MigrationExecutor(connection).migrate(BEFORE)
     try:
@@ -46,7 +47,9 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row_kept(an
                                       old.get_model("annotator", "ActiveLearningRound"), old.get_model("jobs", "Job"))
         trained = old.get_model("mlmodels", "ModelVersion").objects.create(
             kind="segmenter", name="unified", version="v9", dataset_version_id=version.pk)
-        campaign = Campaign.objects.create(name="launch", generator_id=generator.pk, ls_project_id=7)
+        campaign = Campaign.objects.create(name="launch", generator_id=generator.pk, ls_project_id=7,
+                                           training_dataset_id=dataset.pk, retrain_min_new_labels=10,
+                                           retrain_max_iters=600, retrain_replay_images=90)
         other = Campaign.objects.create(name="other")
         for number in (1, 2):
             OldRound.objects.create(campaign=campaign, number=number, strategy="uncertainty", k=4, candidates=10,
@@ -62,12 +65,16 @@ def test_a_database_from_before_the_move_migrates_forward_with_every_row_kept(an
         executor.migrate(executor.loader.graph.leaf_nodes())
 
     after = _row_counts(current_apps)
+    assert after.pop("RetrainPolicy") == 1  # the one campaign that had a policy
     assert after == before and before["ActiveLearningRound"] == 2 and before["Job"] == 3
     assert before["GeneratedImage"] == len(images) and before["Annotation"] == Annotation.objects.count() > 0
     assert before["ModelVersion"] == 2 and before["DatasetVersion"] == 1 and before["Campaign"] == 2
     assert ModelVersion.objects.get(pk=trained.pk).trained_on == {"dataset": "old-house", "number": version.number,
                                                                   "id": version.pk}
     assert ModelVersion.objects.get(pk=model.pk).trained_on == {}
+    policy = RetrainPolicy.objects.get(campaign_id=campaign.pk)
+    assert (policy.training_dataset_id, policy.min_new_labels, policy.max_iters, policy.replay_images) == (
+        dataset.pk, 10, 600, 90)
     rounds = ActiveLearningRound.objects.filter(campaign_id=campaign.pk).order_by("number")
     assert [(r.number, r.model_version_id, r.model_metrics) for r in rounds] == [
         (1, model.pk, {"IoU": 0.5}), (2, model.pk, {"IoU": 0.5})]

@@ -14,6 +14,7 @@ from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.selectors import model_production_get
 from datasets.models import Dataset
 from datasets.services import dataset_create
+from learning.services.retrain import retrain_policy_set
 from learning.services.rounds import campaign_next_batch
 
 
@@ -29,12 +30,9 @@ def _campaign_for(generator: Generator, labels: int) -> Campaign:
     dataset = Dataset.objects.filter(name=dataset_name).first() or dataset_create(
         name=dataset_name, generators=[generator],
         description=f"Human labels of {generator}: the few-shot set its onboarding fine-tunes on.")
-    campaign.training_dataset = dataset
-    campaign.retrain_min_new_labels = labels
-    campaign.retrain_max_iters = settings.FLAWMAP_FEWSHOT_MAX_ITERS
-    campaign.retrain_replay_images = settings.FLAWMAP_FEWSHOT_REPLAY_IMAGES
-    campaign.save(update_fields=["training_dataset", "retrain_min_new_labels", "retrain_max_iters",
-                                 "retrain_replay_images"])
+    retrain_policy_set(campaign=campaign, training_dataset=dataset, min_new_labels=labels,
+                       max_iters=settings.FLAWMAP_FEWSHOT_MAX_ITERS,
+                       replay_images=settings.FLAWMAP_FEWSHOT_REPLAY_IMAGES)
     return campaign
 
 

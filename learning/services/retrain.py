@@ -16,13 +16,31 @@ from backend.jobs.services import job_create
 from backend.mlmodels.models import ModelVersion
 from datasets.models import Dataset, DatasetVersion
 from datasets.services import dataset_create
+from learning.models import RetrainPolicy
 
 UNIFIED_DATASET = "unified"
 
 
+def retrain_policy_get(campaign: Campaign) -> RetrainPolicy:
+    """The campaign's retraining policy, or an unsaved empty one (the settings decide)."""
+    return RetrainPolicy.objects.filter(campaign=campaign).select_related("training_dataset").first() or \
+        RetrainPolicy(campaign=campaign)
+
+
+@transaction.atomic
+def retrain_policy_set(*, campaign: Campaign, **fields) -> RetrainPolicy:
+    """Set some of the campaign's policy (training_dataset, min_new_labels, max_iters, replay_images)."""
+    unknown = set(fields) - {"training_dataset", "min_new_labels", "max_iters", "replay_images"}
+    if unknown:
+        raise ApplicationError(f"unknown retrain policy field(s): {', '.join(sorted(unknown))}")
+    policy, _ = RetrainPolicy.objects.update_or_create(campaign=campaign, defaults=fields)
+    return policy
+
+
 def campaign_training_dataset(campaign: Campaign):
-    if campaign.training_dataset_id:
-        return campaign.training_dataset
+    policy = retrain_policy_get(campaign)
+    if policy.training_dataset_id:
+        return policy.training_dataset
     dataset = Dataset.objects.filter(name=UNIFIED_DATASET).first()
     if dataset is None:
         try:
@@ -62,7 +80,8 @@ def campaign_retrain_maybe(
 ) -> RetrainDecision:
     """Queue one training job when the campaign has enough new human labels (or `force`). At most one
     training job per campaign is active at a time."""
-    threshold = campaign.retrain_min_new_labels or settings.RETRAIN_MIN_NEW_LABELS
+    policy = retrain_policy_get(campaign)
+    threshold = policy.min_new_labels or settings.RETRAIN_MIN_NEW_LABELS
     with transaction.atomic():
         # Serialise triggers of one campaign: two label events crossing the threshold together queue one job.
         Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -71,10 +90,10 @@ def campaign_retrain_maybe(
             return RetrainDecision(None, False, new_labels)
         params = {"dataset_id": campaign_training_dataset(campaign).pk, "campaign_id": campaign.pk,
                   "new_labels": new_labels}
-        max_iters = max_iters or campaign.retrain_max_iters
+        max_iters = max_iters or policy.max_iters
         if max_iters:
             params["max_iters"] = max_iters
-        replay_images = campaign.retrain_replay_images if replay_images is None else replay_images
+        replay_images = policy.replay_images if replay_images is None else replay_images
         if replay_images:
             params["replay_images"] = replay_images
         job, created = job_create(kind="train_segmenter", params=params, dedupe_key=f"train:campaign:{campaign.pk}",

@@ -22,6 +22,7 @@ from backend.jobs.tasks import run_job
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.services import model_promote, model_register
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from learning.services.retrain import retrain_policy_set
 from tests.annotator.test_loop import loop, wait_for  # noqa: F401  (fixture)
 from tests.celery_worker import start_worker, worker_env
 from tests.conftest import png_bytes
@@ -35,8 +36,7 @@ LEFT_HALF[:, : W // 2] = True
 
 def test_labels_past_the_threshold_queue_exactly_one_training_and_a_worse_candidate_stays_out(loop, tmp_path):
     campaign_provision(campaign=loop)
-    loop.retrain_min_new_labels = 10
-    loop.save(update_fields=["retrain_min_new_labels"])
+    retrain_policy_set(campaign=loop, min_new_labels=10)
     scripted = left_half_torchscript(tmp_path / "end2end.pt")
     production = model_promote(model_version=model_register(kind="segmenter", name="pal4vst", checkpoint_path=scripted))
 
