@@ -5,8 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 INSTALLED := $(VENV)/.installed
+# A variable from the environment, else from .env (as the settings read them), else a default.
+setting = $(or $($(1)),$(shell sed -n 's/^\(export \)\{0,1\}$(1)=//p' .env 2>/dev/null | tail -n 1),$(2))
 # Runtime state (SQLite, blobs, Label Studio, demo data): FLAWMAP_VAR_DIR, as the settings read it.
-VAR := $(or $(FLAWMAP_VAR_DIR),var)
+VAR := $(call setting,FLAWMAP_VAR_DIR,var)
 
 .PHONY: install system-deps demo test lint serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
 
@@ -49,7 +51,7 @@ serve: migrate
 		$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO & \
 		trap "kill $$!" EXIT; \
 	fi; \
-	$(PY) manage.py runserver $${FLAWMAP_BIND:-127.0.0.1:8000}
+	$(PY) manage.py runserver $(call setting,FLAWMAP_BIND,127.0.0.1:8000)
 
 # The fast webhook front door on :8001 and its drain (needs a Redis CELERY_BROKER_URL or
 # FLAWMAP_WEBHOOK_STREAM_URL); point LABEL_STUDIO_WEBHOOK_URL at http://HOST:8001/api/labelstudio/webhook/
@@ -61,8 +63,8 @@ worker: install
 	$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO
 
 schema: install
-	mkdir -p $(VAR)
-	$(PY) manage.py spectacular --validate --file $(VAR)/openapi.yml
+	mkdir -p "$(VAR)"
+	$(PY) manage.py spectacular --validate --file "$(VAR)/openapi.yml"
 
 bench: install
 	$(PY) scripts/with_test_services.py -- $(PY) bench/ingest.py
@@ -114,4 +116,4 @@ labelstudio-status:
 	$(PY) scripts/labelstudio.py status
 
 clean:
-	rm -rf $(VAR)/media $(VAR)/flawmap.sqlite3 $(VAR)/demo
+	rm -rf "$(VAR)/media" "$(VAR)/flawmap.sqlite3" "$(VAR)/demo"

@@ -15,7 +15,6 @@ Answers: 200 {"queued": "<stream id>"}, 403 wrong secret, 413 body too large, 40
 action, 405 not a POST, 404 another path, 503 Redis unreachable (the reconcile job recovers what was lost).
 """
 
-import hmac
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ import os
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from annotator.webhook_check import WebhookRejected, webhook_check
+from annotator.webhook_check import WebhookRejected, webhook_check, webhook_secret_check
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +79,11 @@ class WebhookIngress:
         if scope["method"] != "POST":
             return _json_response(405, {"detail": "webhooks are POSTed"})
         headers = dict(scope["headers"])
-        if not hmac.compare_digest(headers.get(self.header, b""), self.secret):
-            return _json_response(403, {"detail": "missing or wrong webhook secret"})  # before reading the body
+        secrets = {"given_secret": headers.get(self.header, b""), "expected_secret": self.secret}
+        try:
+            webhook_secret_check(**secrets)  # before reading the body
+        except WebhookRejected as exc:
+            return _json_response(exc.status, {"detail": exc.detail})
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return _json_response(413, {"detail": f"body larger than {self.max_bytes} bytes"})
@@ -89,8 +91,7 @@ class WebhookIngress:
         if body is None:
             return _json_response(413, {"detail": f"body larger than {self.max_bytes} bytes"})
         try:
-            webhook_check(given_secret=headers.get(self.header, b""), expected_secret=self.secret, body=body,
-                          max_bytes=self.max_bytes)
+            webhook_check(**secrets, body=body, max_bytes=self.max_bytes)
         except WebhookRejected as exc:
             return _json_response(exc.status, {"detail": exc.detail})
         try:

@@ -18,12 +18,28 @@ VENV_PY = VENV / "bin" / "python"
 LS_BIN = VENV / "bin" / "label-studio"
 STAMP = VENV / ".flawmap-installed"
 
+
+
+def _setting(name: str) -> str:
+    """A variable from the environment, else from the project's .env, as the Django settings read them (the real
+    environment wins; .env lines are KEY=value)."""
+    if os.environ.get(name):
+        return os.environ[name]
+    dotenv = ROOT / ".env"
+    if dotenv.is_file():
+        for line in dotenv.read_text().splitlines():
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep and key.strip() == name:
+                return value.strip().strip("'\"")
+    return ""
+
+
 HOST = "127.0.0.1"
-DEFAULT_PORT = int(os.environ.get("FLAWMAP_LABELSTUDIO_PORT") or 8089)
+DEFAULT_PORT = int(_setting("FLAWMAP_LABELSTUDIO_PORT") or 8089)
 # Flawmap's runtime folder (FLAWMAP_VAR_DIR, default var/), like the Django settings'.
-VAR_DIR = Path(os.environ.get("FLAWMAP_VAR_DIR") or ROOT / "var")
-DEFAULT_DATA_DIR = Path(os.environ.get("FLAWMAP_LABELSTUDIO_DATA_DIR") or VAR_DIR / "labelstudio")
-DEFAULT_ENV_FILE = Path(os.environ.get("FLAWMAP_LABELSTUDIO_ENV_FILE") or VAR_DIR / "labelstudio.env")
+VAR_DIR = Path(_setting("FLAWMAP_VAR_DIR") or ROOT / "var")
+DEFAULT_DATA_DIR = Path(_setting("FLAWMAP_LABELSTUDIO_DATA_DIR") or VAR_DIR / "labelstudio")
+DEFAULT_ENV_FILE = Path(_setting("FLAWMAP_LABELSTUDIO_ENV_FILE") or VAR_DIR / "labelstudio.env")
 DEFAULT_USERNAME = "admin@flawmap.local"
 START_TIMEOUT = 180.0
 TOKEN_CHECK_PATIENCE = 60.0  # seconds of unclear answers before giving up on a token check

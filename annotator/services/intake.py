@@ -56,9 +56,11 @@ def _image_for(campaign: Campaign, task: dict) -> GeneratedImage:
 def ls_users_link(ls_user_ids) -> None:
     """Link each Label Studio user id to a Flawmap user (created as an annotator, named by the Label Studio
     account's email). The email lookup is a network call, so callers run this before their transaction."""
-    for ls_user_id in {i for i in ls_user_ids if isinstance(i, int)}:
-        if LabelStudioUser.objects.filter(ls_user_id=ls_user_id).exists():
-            continue
+    wanted = {i for i in ls_user_ids if isinstance(i, int)}
+    if not wanted:
+        return
+    known = set(LabelStudioUser.objects.filter(ls_user_id__in=wanted).values_list("ls_user_id", flat=True))
+    for ls_user_id in sorted(wanted - known):  # one query for the users already linked, the usual case
         try:
             email = ls_client().user_email(user_id=ls_user_id)
         except Exception:  # the user may be gone upstream; we still keep the label, attributed by id

@@ -77,14 +77,17 @@ def campaign_reconcile(*, campaign: Campaign, on_progress: ProgressCallback | No
         if on_progress is not None:
             on_progress(done, None)
         task = {"id": task_obj.id, "data": task_obj.data}
-        ls_users_link([a.get("completed_by") for a in task_obj.annotations])
+        changed = []
         for annotation in task_obj.annotations:
             seen.add(annotation["id"])
             updated_at = parse_ls_time(annotation.get("updated_at") or annotation.get("created_at"))
             newest = max(newest, updated_at) if newest else updated_at
             if watermark is not None and updated_at < watermark - WATERMARK_SLACK:
                 report.unchanged += 1
-                continue
+            else:
+                changed.append(annotation)
+        ls_users_link([a.get("completed_by") for a in changed])  # network, if any: outside the intake transaction
+        for annotation in changed:
             try:
                 outcome = ls_annotation_apply(campaign=campaign, task=task, annotation=annotation)
             except IntakeError as exc:

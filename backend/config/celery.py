@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 
@@ -13,3 +14,11 @@ if not app.conf.broker_url:
     # each one, and without a URL that would be amqp://localhost (with a warning each time). Kombu's in-memory
     # transport keeps it off the network.
     app.conf.broker_url = "memory://localhost/"
+
+
+@worker_init.connect
+def _refuse_a_worker_without_a_broker(**kwargs) -> None:
+    # The in-memory stand-in above is for in-process tasks only: a worker on it would start and receive nothing.
+    if app.conf.broker_url.startswith("memory://"):
+        # SystemExit, not an exception: Celery logs a signal handler's exception and starts anyway.
+        raise SystemExit("CELERY_BROKER_URL is not set: a Celery worker needs a broker (e.g. redis://HOST:6379/0)")

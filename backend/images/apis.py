@@ -21,6 +21,7 @@ from backend.images.selectors import (
     generator_list,
     image_get,
     image_list,
+    image_with_blob_get,
     task_list,
 )
 from backend.images.services import (
@@ -270,7 +271,7 @@ class ImageDetailApi(APIView):
 class ImageFileApi(APIView):
     @extend_schema(responses={(200, "image/*"): bytes})
     def get(self, request, image_id: int):
-        image = get_or_404(image_get(image_id=image_id), "image")
+        image = get_or_404(image_with_blob_get(image_id=image_id), "image")
         return FileResponse(blob_open(image.blob), content_type=image.blob.content_type)
 
 

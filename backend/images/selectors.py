@@ -65,6 +65,11 @@ def generator_list() -> QuerySet[Generator]:
     return Generator.objects.all()
 
 
+def image_with_blob_get(*, image_id: int) -> GeneratedImage | None:
+    """Just the image and its blob: what serving its bytes needs."""
+    return GeneratedImage.objects.select_related("blob").filter(pk=image_id).first()
+
+
 def generator_get(*, generator_id: int) -> Generator | None:
     return Generator.objects.filter(pk=generator_id).first()
 

@@ -117,3 +117,13 @@ def test_ingest_create_generator_with_a_bad_task_creates_nothing(folder):
     with pytest.raises(CommandError, match="unknown synthesis task 'nope'"):
         run("ingest", folder, "--generator", "newgen", "--create-generator", "--task", "nope")
     assert not Generator.objects.exists()
+
+
+def test_ingest_create_generator_without_a_version_uses_the_one_generator_of_that_name(folder):
+    run("generator_create", "sd", "--version", "1.5", "--family", "diffusion")
+    (folder / "a.png").write_bytes(png_bytes(seed=1))
+    out = run("ingest", folder, "--generator", "sd", "--create-generator", "--task", "text_to_image", "--quiet")
+    assert "created generator" not in out and "ingested 1" in out
+    assert Generator.objects.count() == 1 and GeneratedImage.objects.get().generator.version == "1.5"
+    with pytest.raises(CommandError, match="exists with family 'diffusion', not 'gan'"):
+        run("ingest", folder, "--generator", "sd", "--create-generator", "--family", "gan", "--task", "text_to_image")

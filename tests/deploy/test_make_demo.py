@@ -40,8 +40,12 @@ def demo_env(tmp_path_factory):
     var = tmp_path_factory.mktemp("newcomer") / "not-yet" / "var"  # neither folder exists
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LABEL_STUDIO_", "FLAWMAP_")) and k not in {
-               "DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}}
+           if not k.startswith(("LABEL_STUDIO_", "FLAWMAP_")) and k != "DJANGO_SETTINGS_MODULE"}
+    # Set empty rather than removed: a developer's .env would fill a missing variable back in (the real environment
+    # wins over it), and the embedded defaults are what this test is about.
+    env.update({name: "" for name in ("DATABASE_URL", "CELERY_BROKER_URL", "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY",
+                                      "FLAWMAP_MEDIA_ROOT", "FLAWMAP_STORAGE", "FLAWMAP_LABELSTUDIO_DATA_DIR",
+                                      "FLAWMAP_LABELSTUDIO_ENV_FILE")})
     env.update({
         "FLAWMAP_VAR_DIR": str(var),
         "FLAWMAP_LABELSTUDIO_PORT": str(_free_port()),

@@ -75,6 +75,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # Serve straight from the apps' static folders, so nothing needs `collectstatic` before the first request.
 WHITENOISE_USE_FINDERS = True
+try:  # WhiteNoise also serves STATIC_ROOT and warns on every start while it does not exist (a fresh clone)
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only file system: collectstatic's output is not used then
+    pass
 FLAWMAP_VAR_DIR = VAR_DIR
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/api-auth/login/"

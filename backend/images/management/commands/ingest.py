@@ -73,13 +73,18 @@ class Command(BaseCommand):
 
     def _generator(self, opts) -> Generator:
         name, version = opts["generator"], opts["generator_version"]
-        if opts["create_generator"]:
-            generator, created = generator_get_or_create(name=name, version=version or "", family=opts["family"])
-            if created and not opts["json"]:
-                self.stdout.write(f"created generator {str(generator)!r} (family {generator.family})")
-            return generator
         try:
-            return generator_resolve(name=name, version=version)
+            # Without --generator-version an existing generator of that name is the one meant, as without the flag.
+            generator = generator_resolve(name=name, version=version)
+            if opts["family"] is not None and generator.family != opts["family"]:
+                raise ApplicationError(f"generator {str(generator)!r} exists with family {generator.family!r}, "
+                                       f"not {opts['family']!r}; nothing was ingested")
+            return generator
         except GeneratorNotFound as exc:
-            raise GeneratorNotFound(f"{exc.message}; or pass --create-generator [--family "
-                                    f"{'|'.join(Generator.Family.values)}] to create it now") from exc
+            if not opts["create_generator"]:
+                raise GeneratorNotFound(f"{exc.message}; or pass --create-generator [--family "
+                                        f"{'|'.join(Generator.Family.values)}] to create it now") from exc
+        generator, _ = generator_get_or_create(name=name, version=version or "", family=opts["family"])
+        if not opts["json"]:
+            self.stdout.write(f"created generator {str(generator)!r} (family {generator.family})")
+        return generator
