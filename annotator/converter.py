@@ -44,7 +44,28 @@ def mask_to_rle(mask: np.ndarray) -> list[int]:
     return brush.mask2rle((np.asarray(mask) != 0).astype(np.uint8) * 255)
 
 
+# An encoder spends at most a few bytes per value (Label Studio's: under 2); more is not an RLE of this mask.
+MAX_RLE_BYTES_PER_VALUE = 8
+
+
+def _check_rle(rle, *, width: int, height: int) -> None:
+    """Check an RLE before decoding it: the SDK allocates whatever its 32-bit header claims (4 GiB from a few bytes)
+    and trusts every value to be a byte."""
+    expected = width * height * 4
+    if not isinstance(rle, list) or len(rle) < 5:
+        raise ConversionError("malformed brush RLE: not a list of at least 5 byte values")
+    if len(rle) > MAX_RLE_BYTES_PER_VALUE * expected + 16:
+        raise ConversionError(f"malformed brush RLE: {len(rle)} bytes is too long for a {width}x{height} mask")
+    if not all(type(v) is int and 0 <= v <= 255 for v in rle):
+        raise ConversionError("malformed brush RLE: a value that is not a byte (an integer 0-255)")
+    claimed = int.from_bytes(bytes(rle[:4]), "big")
+    if claimed != expected:
+        raise ConversionError(f"malformed brush RLE: its header claims {claimed} values, a {width}x{height} mask has "
+                              f"{expected}")
+
+
 def rle_to_mask(rle: list[int], *, width: int, height: int) -> np.ndarray:
+    _check_rle(rle, width=width, height=height)
     try:
         flat = brush.decode_rle(rle)
     except Exception as exc:  # the SDK raises bare errors on garbage input

@@ -66,3 +66,29 @@ def test_labeling_config_is_valid_xml_with_one_label_per_class():
     assert [label.get("value") for label in labels] == ["Illegible Letters", "Localized Blur"]
     assert labels[0].get("hint") == 'Text that is "garbled" & <unreadable>'
     assert root.find("./TextArea").get("perRegion") == "true"
+
+
+def _bomb(claimed: int, body: list[int]) -> list[int]:
+    return list(claimed.to_bytes(4, "big")) + body
+
+
+@pytest.mark.parametrize("rle, message", [
+    (_bomb(0xFFFFFFFF, mask_to_rle(np.zeros((10, 10)))[4:]), "header claims 4294967295 values"),  # 4 GiB asked
+    (_bomb(10 * 10 * 4 - 1, mask_to_rle(np.zeros((10, 10)))[4:]), "header claims 399 values"),
+    ([0, 0, 1, 144, 300, 1], "not a byte"),
+    ([0, 0, 1, 144, "x", 1], "not a byte"),
+    ([0, 0, 1, 144, 1.5, 1], "not a byte"),
+    (list(range(256)) * 20, "too long"),
+    ({"counts": [1, 2]}, "not a list"),
+])
+def test_a_hostile_rle_is_refused_before_anything_is_allocated(rle, message):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConversionError, match=f"malformed brush RLE: .*{message}"):
+            rle_to_mask(rle, width=10, height=10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the 4 GiB header never reaches numpy

@@ -104,6 +104,9 @@ def test_wrong_or_missing_secret_is_403_and_stores_nothing(task):
 @pytest.mark.parametrize("result, reason", [
     ([{"type": "brushlabels", "from_name": "artifact_mask", "value": {"format": "rle", "rle": [9, 9, 9]}}],
      "malformed brush RLE"),
+    # a bomb: ~800 bytes whose header asks for 4 GiB (0xFFFFFFFF values)
+    ([{"type": "brushlabels", "from_name": "artifact_mask",
+       "value": {"format": "rle", "rle": [255, 255, 255, 255] + [0] * 800}}], "header claims 4294967295 values"),
     ([{"type": "brushlabels", "from_name": "artifact_mask", "original_width": 8, "original_height": 8,
        "value": {"format": "rle", "rle": mask_to_rle(np.ones((8, 8)))}}], "drawn on a 8x8 image"),
     ([{"id": "r", "type": "rectanglelabels", "from_name": "artifact_box",
