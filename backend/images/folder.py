@@ -33,6 +33,22 @@ class FolderPlan:
         return len(self.image_paths) + len(self.manifest_errors)
 
 
+def _inside(base: Path, relative: str) -> Path | None:
+    """`relative` resolved under `base` (symlinks followed), or None when it is absolute or leaves `base`."""
+    if Path(relative).is_absolute():
+        return None
+    resolved = (base / relative).resolve()
+    return resolved if resolved.is_relative_to(base.resolve()) else None
+
+
+def _escaping_path(entry: dict, base: Path) -> str | None:
+    """The first path of a manifest line (the image's, a conditional input's) that is not inside the manifest's
+    folder: files from outside (/proc/self/environ, ../secret, a symlink out) must never be read."""
+    paths = [entry["path"]] + [c["path"] for c in entry.get("conditional_inputs") or []
+                               if isinstance(c, dict) and isinstance(c.get("path"), str)]
+    return next((path for path in paths if _inside(base, path) is None), None)
+
+
 def _read_manifest(manifest: Path) -> tuple[dict[Path, dict], list[ItemRejected]]:
     entries: dict[Path, dict] = {}
     errors: list[ItemRejected] = []
@@ -57,6 +73,12 @@ def _read_manifest(manifest: Path) -> tuple[dict[Path, dict], list[ItemRejected]
                     errors.append(ItemRejected(where, "manifest metadata must be an object"))
                     continue
                 entry["metadata"] = {**extra, **(entry.get("metadata") or {})}
+            escaping = _escaping_path(entry, base)
+            if escaping is not None:
+                errors.append(ItemRejected(where, f"manifest path {escaping!r} is absolute or leaves the manifest's "
+                                                  f"folder {base}; the line's image is not ingested"))
+                entries[(base / entry["path"]).resolve()] = {"_rejected": True}
+                continue
             # Conditional input paths are relative to the manifest too; remember where it was.
             entries[(base / entry["path"]).resolve()] = {**entry, "_base": str(base)}
     return entries, errors
@@ -74,6 +96,10 @@ def folder_plan(root: Path, *, masks_dir: Path | None = None, manifest: Path | N
         image_root, masks_dir = root / IMAGES, masks_dir or root / LABELS
     skip_dirs = {p.resolve() for p in (masks_dir,) if p}
     skip_files = {manifest.resolve()} if manifest else set()
+    outside = [p for p in image_root.rglob("*") if p.is_symlink() and _inside(image_root, str(p.relative_to(
+        image_root))) is None]
+    errors += [ItemRejected(str(p), f"a symbolic link out of {image_root}; not followed") for p in outside]
+    skip_files |= {p.resolve() for p in outside} | {p for p in outside}
     for entry in entries.values():
         for cond in entry.get("conditional_inputs") or []:
             if isinstance(cond, dict) and isinstance(cond.get("path"), str):
@@ -82,11 +108,12 @@ def folder_plan(root: Path, *, masks_dir: Path | None = None, manifest: Path | N
         p for p in image_root.rglob("*")
         if p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(image_root).parts)
-        and p.resolve() not in skip_files
+        and p.resolve() not in skip_files and p not in skip_files
+        and p.resolve().is_relative_to(image_root.resolve())  # nothing under a linked folder that leads out
         and not any(d in p.resolve().parents for d in skip_dirs)
     )
     errors += [ItemRejected(str(p), "listed in the manifest but there is no such file")
-               for p in entries if not p.is_file()]
+               for p, entry in entries.items() if not entry.get("_rejected") and not p.is_file()]
     return FolderPlan(image_root, paths, masks_dir.resolve() if masks_dir else None, entries, errors)
 
 
@@ -134,12 +161,14 @@ def folder_items(plan: FolderPlan) -> Iterator[IngestItem | ItemRejected]:
     """Yields items lazily so memory stays flat however big the folder is."""
     yield from plan.manifest_errors
     for path in plan.image_paths:
+        entry = plan.manifest.get(path.resolve(), {})
+        if entry.get("_rejected"):
+            continue  # its manifest line was refused (reported in manifest_errors): nothing of it is stored
         try:
             data = path.read_bytes()
         except OSError as exc:
             yield ItemRejected(str(path), f"cannot read file: {exc.strerror}")
             continue
-        entry = plan.manifest.get(path.resolve(), {})
         try:
             item = _item_from_entry(path, entry, data)
         except ItemRejected as exc:
