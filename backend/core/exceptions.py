@@ -6,7 +6,10 @@ from rest_framework.views import exception_handler
 
 
 class ApplicationError(Exception):
-    """A domain error a service raises; the API turns it into a 400 with the message."""
+    """A domain error a service raises; the API turns it into a 400 (or the class's `status_code`) with the
+    message."""
+
+    status_code = 400
 
     def __init__(self, message: str, extra: dict | None = None):
         super().__init__(message)
@@ -14,10 +17,18 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class ServiceUnavailable(ApplicationError):
+    """A service Flawmap depends on (Label Studio, the broker) did not answer: 503, try again later."""
+
+    status_code = 503
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, ApplicationError):
+        if exc.status_code != status.HTTP_400_BAD_REQUEST:
+            return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
         exc = exceptions.ValidationError({"detail": exc.message, **exc.extra})
     if isinstance(exc, ProtectedError):
         # e.g. deleting an image a dataset version still holds: versions are immutable.
