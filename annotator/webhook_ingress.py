@@ -85,7 +85,7 @@ class WebhookIngress:
         except WebhookRejected as exc:
             return _json_response(exc.status, {"detail": exc.detail})
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             return _json_response(413, {"detail": f"body larger than {self.max_bytes} bytes"})
         body = await self._read_body(receive)
         if body is None:

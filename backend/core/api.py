@@ -2,10 +2,23 @@
 
 from django.conf import settings
 from django.http import Http404
+from rest_framework import serializers
 from rest_framework.request import Request
 
 from backend.core.exceptions import ApplicationError
 from backend.core.pagination import DefaultPagination
+
+
+def query_int(params, name: str, *, min_value: int = 1) -> int | None:
+    """An integer query parameter, parsed by a DRF IntegerField: "²", "1e9" or an id past the database's range is
+    a 400 naming the parameter (not a 500 from int() or the database); absent or empty is None."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return serializers.IntegerField(min_value=min_value, max_value=2**63 - 1).run_validation(raw)
+    except serializers.ValidationError as exc:
+        raise ApplicationError(f"{name}: {' '.join(str(d) for d in exc.detail)}") from exc
 
 
 def get_or_404(obj, what: str):

@@ -214,7 +214,7 @@ class ImageListApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         generator_ref = v["generator"]
-        if generator_ref.isdigit():
+        if generator_ref.isascii() and generator_ref.isdigit():
             generator = get_or_404(generator_get(generator_id=int(generator_ref)), "generator")
         else:
             generator = generator_resolve(name=generator_ref, version=v.get("generator_version"))

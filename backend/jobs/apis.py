@@ -4,7 +4,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.core.api import paginated_response
+from backend.core.api import paginated_response, query_int
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.jobs.models import Job
@@ -53,13 +53,12 @@ class JobListApi(APIView):
         responses=JobOutputSerializer(many=True),
     )
     def get(self, request):
-        status, subject_id = request.query_params.get("status"), request.query_params.get("subject_id")
+        status = request.query_params.get("status")
         if status and status not in Job.Status.values:
             raise ApplicationError(f"status must be one of {', '.join(Job.Status.values)}")
-        if subject_id and not subject_id.isdigit():
-            raise ApplicationError("subject_id must be an id")
         qs = job_list(kind=request.query_params.get("kind"), status=status,
-                      subject_type=request.query_params.get("subject_type"), subject_id=int(subject_id or 0) or None)
+                      subject_type=request.query_params.get("subject_type"),
+                      subject_id=query_int(request.query_params, "subject_id"))
         return paginated_response(queryset=qs, serializer_class=JobOutputSerializer, request=request, view=self)
 
 

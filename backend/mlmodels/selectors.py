@@ -24,7 +24,7 @@ def model_production_get(*, kind: str) -> ModelVersion | None:
 def model_version_lookup(ref: str, *, kind: str | None = None) -> ModelVersion:
     """A model version by id or by NAME@VERSION (as the management commands take it)."""
     qs = ModelVersion.objects.all() if kind is None else ModelVersion.objects.filter(kind=kind)
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():  # "²".isdigit() is True, but int() refuses it
         found = qs.filter(pk=int(ref)).first()
     elif "@" in ref:
         name, version = ref.rsplit("@", 1)

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from backend.core.api import get_or_404
+from backend.core.api import get_or_404, query_int
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.images.selectors import image_get
@@ -96,9 +96,7 @@ class GeneratorLeaderboardApi(APIView):
         model_version = None
         if source == "model":
             if params.get("model_version"):
-                if not params["model_version"].isdigit():
-                    raise ApplicationError("model_version must be a model version id")
-                model_version = model_version_get(model_version_id=int(params["model_version"]))
+                model_version = model_version_get(model_version_id=query_int(params, "model_version"))
                 if model_version is None:
                     raise ApplicationError(f"no model version {params['model_version']}")
             else:

@@ -3,8 +3,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.core.api import paginated_response
-from backend.core.exceptions import ApplicationError
+from backend.core.api import paginated_response, query_int
 from backend.taxonomy.models import ArtifactClass
 from backend.taxonomy.selectors import artifact_class_list, taxonomy_version_list
 from backend.taxonomy.services import taxonomy_version_create
@@ -26,10 +25,7 @@ class TaxonomyApi(APIView):
         responses=ArtifactClassOutputSerializer(many=True),
     )
     def get(self, request):
-        version = request.query_params.get("version")
-        if version is not None and not version.isdigit():
-            raise ApplicationError("version must be a positive integer")
-        qs = artifact_class_list(version=int(version) if version else None)
+        qs = artifact_class_list(version=query_int(request.query_params, "version"))
         return paginated_response(queryset=qs, serializer_class=ArtifactClassOutputSerializer,
                                   request=request, view=self)
 

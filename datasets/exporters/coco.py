@@ -46,7 +46,7 @@ def _dumps(obj) -> str:
 def categories(classes) -> list[dict]:
     out = []
     for code, _slug, name, definition in classes:
-        if not str(code).isdigit():
+        if not (str(code).isascii() and str(code).isdigit()):
             raise ValueError(f"COCO needs integer category ids, but class {name!r} has code {code!r}")
         out.append({"id": int(code), "name": name, "supercategory": "artifact", "definition": definition})
     return out + [GENERIC_CATEGORY]

@@ -44,7 +44,7 @@ class Command(BaseCommand):
             if not campaigns:
                 raise CommandError("no campaigns yet; name one with --project NAME")
             return campaigns
-        if project.isdigit():
+        if project.isascii() and project.isdigit():
             found = Campaign.objects.filter(ls_project_id=int(project)).first()
             if found is None:
                 raise CommandError(f"no campaign uses Label Studio project {project}")

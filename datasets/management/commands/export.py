@@ -14,7 +14,7 @@ def resolve_version(spec: str) -> DatasetVersion:
     name, _, number = spec.partition("@")
     qs = DatasetVersion.objects.filter(dataset__name=name, status=DatasetVersion.Status.READY).select_related("dataset")
     if number:
-        if not number.lstrip("v").isdigit():
+        if not (number.lstrip("v").isascii() and number.lstrip("v").isdigit()):
             raise CommandError(f"bad version {spec!r}: use NAME, NAME@N or NAME@vN")
         qs = qs.filter(number=int(number.lstrip("v")))
     version = qs.order_by("-number").first()
