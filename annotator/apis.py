@@ -16,7 +16,7 @@ from annotator.services.provision import campaign_create_provisioned
 from annotator.services.push import campaign_push_enqueue
 from annotator.services.reconcile import campaign_reconcile_enqueue
 from annotator.signing import image_id_from_token
-from annotator.webhook_check import WebhookRejected, webhook_check, webhook_secret_check
+from annotator.webhook_check import WebhookRejected, webhook_body_check, webhook_secret_check
 from backend.core.api import get_or_404, paginated_response
 from backend.core.blobs import blob_open
 from backend.images.selectors import generator_list, image_with_blob_get
@@ -33,11 +33,10 @@ class LabelStudioWebhookApi(APIView):
     @extend_schema(request=inline_serializer("LabelStudioWebhook", {"action": serializers.CharField()}),
                    responses={200: inline_serializer("WebhookAck", {"event": serializers.IntegerField()})})
     def post(self, request):
-        secrets = {"given_secret": request.headers.get(settings.LABEL_STUDIO_WEBHOOK_HEADER, "").encode(),
-                   "expected_secret": settings.LABEL_STUDIO_WEBHOOK_SECRET.encode()}
         try:
-            webhook_secret_check(**secrets)  # before the body is read
-            payload = webhook_check(**secrets, body=request.body, max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES)
+            webhook_secret_check(given_secret=request.headers.get(settings.LABEL_STUDIO_WEBHOOK_HEADER, "").encode(),
+                                 expected_secret=settings.LABEL_STUDIO_WEBHOOK_SECRET.encode())  # before the body
+            payload = webhook_body_check(body=request.body, max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES)
         except WebhookRejected as exc:
             return Response({"detail": exc.detail}, status=exc.status)
         event = webhook_event_record(payload=payload)  # atomic itself; committed when it returns

@@ -18,10 +18,9 @@ def webhook_secret_check(*, given_secret: bytes, expected_secret: bytes) -> None
         raise WebhookRejected(403, "missing or wrong webhook secret")
 
 
-def webhook_check(*, given_secret: bytes, expected_secret: bytes, body: bytes, max_bytes: int) -> dict:
-    """The payload of a delivery that passes: the shared secret (403), the size (413), a JSON object with an
-    action (400), in that order; otherwise WebhookRejected with the status and the reason."""
-    webhook_secret_check(given_secret=given_secret, expected_secret=expected_secret)
+def webhook_body_check(*, body: bytes, max_bytes: int) -> dict:
+    """Then the body of a delivery whose secret passed: the size (413), a JSON object with an action (400);
+    returns the payload, or raises WebhookRejected with the status and the reason."""
     if len(body) > max_bytes:
         raise WebhookRejected(413, f"body larger than {max_bytes} bytes")
     try:

@@ -22,7 +22,7 @@ import os
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from annotator.webhook_check import WebhookRejected, webhook_check, webhook_secret_check
+from annotator.webhook_check import WebhookRejected, webhook_body_check, webhook_secret_check
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +79,8 @@ class WebhookIngress:
         if scope["method"] != "POST":
             return _json_response(405, {"detail": "webhooks are POSTed"})
         headers = dict(scope["headers"])
-        secrets = {"given_secret": headers.get(self.header, b""), "expected_secret": self.secret}
         try:
-            webhook_secret_check(**secrets)  # before reading the body
+            webhook_secret_check(given_secret=headers.get(self.header, b""), expected_secret=self.secret)
         except WebhookRejected as exc:
             return _json_response(exc.status, {"detail": exc.detail})
         declared = headers.get(b"content-length")
@@ -91,7 +90,7 @@ class WebhookIngress:
         if body is None:
             return _json_response(413, {"detail": f"body larger than {self.max_bytes} bytes"})
         try:
-            webhook_check(**secrets, body=body, max_bytes=self.max_bytes)
+            webhook_body_check(body=body, max_bytes=self.max_bytes)
         except WebhookRejected as exc:
             return _json_response(exc.status, {"detail": exc.detail})
         try:
