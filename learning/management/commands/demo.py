@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from annotator.models import Campaign, CampaignTask
 from annotator.services.provision import campaign_create, campaign_provision
 from annotator.services.push import campaign_push_images, unlabelled_image_ids
-from backend.core.cli import add_quiet_argument, progress_bar
+from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
 from backend.core.roles import Role
 from backend.core.users import user_get_or_create_with_role
 from backend.images.batch import images_ingest_batch
@@ -118,9 +118,10 @@ class Command(BaseCommand):
     def _job_progress(self, desc: str) -> Iterator[None]:
         """A bar fed by the progress reports of jobs run in this process (training runs as a job, in-process
         here: the demo has no worker)."""
-        with progress_bar(desc=desc, total=100, unit="%", quiet=self.quiet) as bar, job_progress_listener(
-                lambda job, fraction, message: bar.update(round(fraction * 100) - bar.n)):
-            yield
+        with progress_bar(desc=desc, total=100, unit="%", quiet=self.quiet) as bar:
+            report = progress_callback(bar)
+            with job_progress_listener(lambda job, fraction, message: report(round(fraction * 100), 100)):
+                yield
 
     def _generator(self, key: tuple[str, str], *, family: str, metadata: dict | None = None):
         name, version = key
