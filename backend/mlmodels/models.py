@@ -22,6 +22,9 @@ class ModelVersion(models.Model):
                                    related_name="model_versions")
     config_name = models.CharField(max_length=200, blank=True, default="")
     config = models.TextField(blank=True, default="")  # full config text the model was built from
+    # An admin registered it with `model_register --trust-config`: its config runs even though it is not one
+    # shipped in ml/segmentation/configs/ (config text is Python). False: loading re-checks it against those.
+    config_trusted = models.BooleanField(default=False)
     metrics = models.JSONField(default=dict, blank=True)
     # The dataset version it was trained on, as the learning loop recorded it: {"dataset": name, "number": n,
     # "id": pk}, or {} when registered without one. A reference by value, not a foreign key: datasets sit above

@@ -54,7 +54,7 @@ def segmenter_predictor(model_version: ModelVersion, *, device: str | None = Non
     device = device or settings.FLAWMAP_ML_DEVICE
     return _cached((model_version.checkpoint.sha256, device), lambda: Predictor(
         checkpoint_local_path(model_version), device=device,
-        batch_size=batch_size or settings.FLAWMAP_PREDICT_BATCH_SIZE))
+        batch_size=batch_size or settings.FLAWMAP_PREDICT_BATCH_SIZE, trust_config=model_version.config_trusted))
 
 
 def _unpacked_vlm(packed: Path) -> Path:

@@ -18,10 +18,12 @@ from ml.vlm.package import is_package, read_meta
 CHECKPOINT_CONTENT_TYPE = "application/octet-stream"
 
 
-def _segmenter_description(path: Path) -> tuple[str, str]:
-    """(config_name, config text) of a segmenter checkpoint; raises ApplicationError if it is not one."""
+def _segmenter_description(path: Path, *, trust_config: bool) -> tuple[str, str]:
+    """(config_name, config text) of a segmenter checkpoint; raises ApplicationError if it is not one, or if its
+    config is not one shipped in ml/segmentation/configs/ and `trust_config` is False."""
     # torch loads here, when a checkpoint is registered, not when the web process starts
     from ml.segmentation.checkpoint import CheckpointError, is_torchscript, read_checkpoint, state_dict_of
+    from ml.segmentation.config import config_check
 
     if is_torchscript(path):
         return "pal4vst-torchscript-512", ""
@@ -36,7 +38,13 @@ def _segmenter_description(path: Path) -> tuple[str, str]:
             f"{path}: not a segmenter checkpoint with its config (train with ml.segmentation.train, "
             "or register PAL4VST's TorchScript end2end.pt)"
         )
-    return str(meta.get("config_name") or ""), str(meta["cfg"])
+    config_name, config = str(meta.get("config_name") or ""), str(meta["cfg"])
+    if not trust_config:
+        try:
+            config_check(name=config_name, text=config)
+        except CheckpointError as exc:
+            raise ApplicationError(f"{path}: {exc}") from exc
+    return config_name, config
 
 
 def _vlm_description(path: Path) -> tuple[str, str]:
@@ -63,17 +71,19 @@ def model_register(
     version: str | None = None,
     metrics: dict | None = None,
     trained_on: dict | None = None,
+    trust_config: bool = False,
 ) -> ModelVersion:
     """Store a checkpoint as a candidate ModelVersion. Metrics default to the `metrics.json` that
     `ml.segmentation.train` writes beside its checkpoint; `trained_on` names its dataset version
-    (datasets.selectors.version_reference)."""
+    (datasets.selectors.version_reference). `trust_config` admits a segmenter config that is not shipped with
+    Flawmap and is recorded on the version; only the admin CLI passes it (`model_register --trust-config`)."""
     checkpoint_path = Path(checkpoint_path)
     if kind not in ModelVersion.Kind.values:
         raise ApplicationError(f"unknown model kind {kind!r} (one of {', '.join(ModelVersion.Kind.values)})")
     if not checkpoint_path.is_file():
         raise ApplicationError(f"checkpoint not found: {checkpoint_path}")
     if kind == ModelVersion.Kind.SEGMENTER:
-        config_name, config = _segmenter_description(checkpoint_path)
+        config_name, config = _segmenter_description(checkpoint_path, trust_config=trust_config)
     elif kind == ModelVersion.Kind.VLM:
         config_name, config = _vlm_description(checkpoint_path)
     else:
@@ -89,6 +99,7 @@ def model_register(
         return ModelVersion.objects.create(
             kind=kind, name=name, version=version, checkpoint=blob, config_name=config_name, config=config,
             metrics=metrics, trained_on=trained_on or {},
+            config_trusted=trust_config and kind == ModelVersion.Kind.SEGMENTER,
         )
 
 

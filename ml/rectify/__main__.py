@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         inpainter = inpainter_create(args.backend, working_size=args.working_size, model_path=args.inpaint_model,
                                      device=args.device, prompt=args.prompt)
-        predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size)
+        predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
+                              trust_config=args.trust_config)
     except (InpainterUnavailable, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,11 @@ import torch
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing or that we cannot use."""
+
+
+class UntrustedConfigError(CheckpointError):
+    """A checkpoint whose embedded config is not one shipped in ml/segmentation/configs/ (name and content).
+    A config is Python that mmengine executes, so only an admin may let another one in (`--trust-config`)."""
 
 
 def is_torchscript(path: Path) -> bool:
@@ -23,18 +29,40 @@ def is_torchscript(path: Path) -> bool:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a `.pth` onto the CPU. Safe (weights-only) unpickling first; full mmengine training checkpoints
-    carry Python objects in their meta, so those fall back to a full load of this local file."""
+    """Load a `.pth` onto the CPU with torch's weights-only unpickler, and nothing else: a pickle may name any
+    callable and a full load would run it, so a checkpoint holding more than tensors and plain data (dicts,
+    lists, numbers, strings) is refused, never retried with a full load. Our own checkpoints are written that
+    way (`save_slim_checkpoint`, `plain_meta`)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - any refusal of the safe loader
-        try:
-            return torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # noqa: BLE001
-            raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    except pickle.UnpicklingError as exc:
+        # torch's message names the offending global (e.g. `GLOBAL posix.system`) amid advice to load it with
+        # weights_only=False or to allowlist it; keep the name, drop the advice.
+        reason = str(exc).split("WeightsUnpickler error:", 1)[-1].split(". Please", 1)[0].split("\n")[-1].strip()
+        raise CheckpointError(
+            f"refusing checkpoint {path}: it holds Python objects, not only weights and plain data, and loading "
+            f"it could run code ({reason})"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+
+
+def plain_meta(value: Any) -> Any:
+    """`value` as plain data the weights-only loader accepts: dicts, lists, str, int, float, bool, None.
+    numpy scalars and arrays become numbers and lists; anything else (mmengine's ConfigDict is a dict, but a
+    HistoryBuffer or a datetime is not) becomes its text, so no class is pickled by reference."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain_meta(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [plain_meta(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array, tensor
+        return plain_meta(value.tolist())
+    return str(value)
 
 
 def state_dict_of(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -51,7 +79,7 @@ def save_slim_checkpoint(
     """Weights and the full config text: enough to rebuild the model anywhere, loadable with weights_only."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"state_dict": state_dict, "meta": {**meta, "cfg": config_text}}, tmp)
+    torch.save({"state_dict": state_dict, "meta": plain_meta({**meta, "cfg": config_text})}, tmp)
     tmp.replace(path)
     return path
 

@@ -15,7 +15,7 @@ from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS
 
 from ml.pal4vst_layout import IMAGE_SUFFIXES, task_of
 
-from .checkpoint import load_matching_weights, read_checkpoint, state_dict_of
+from .checkpoint import load_matching_weights, plain_meta, read_checkpoint, state_dict_of
 from .metrics import CLASS_NAMES, IGNORE_INDEX, SplitScorer, image_counts
 
 
@@ -184,3 +184,18 @@ class ProgressHook(Hook):
     def after_val_epoch(self, runner, metrics=None) -> None:
         self.callback(runner.iter, runner.max_iters, {f"val/{k}": v for k, v in (metrics or {}).items()
                                                        if isinstance(v, (int, float))})
+
+
+class WeightsOnlyCheckpointHook(Hook):
+    """Keeps the checkpoints mmengine writes during training to weights and plain meta.
+
+    mmengine adds its message hub (HistoryBuffer and numpy objects, pickled by reference) and optimizer state;
+    the weights-only loader refuses those, and we never resume a run, so they go before the file is written and
+    the best checkpoint loads like every other one (`checkpoint.read_checkpoint`, no full unpickling)."""
+
+    priority = "VERY_LOW"  # last: strip whatever the other hooks added
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        for key in [k for k in checkpoint if k not in ("state_dict", "meta")]:
+            del checkpoint[key]
+        checkpoint["meta"] = plain_meta(checkpoint.get("meta") or {})

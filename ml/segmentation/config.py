@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from mmengine.config import Config
+
+from .checkpoint import UntrustedConfigError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 PAPER_CONFIG = "pal4vst_swin-t_upernet_fcn-aux_adamw-20k_512x512"
@@ -28,6 +31,38 @@ def resolve_config(name_or_path: str | Path) -> Path:
     if named.is_file():
         return named
     raise ConfigError(f"config not found: {name_or_path} (known: {', '.join(available_configs())})")
+
+
+def config_text(path: Path) -> str:
+    """The canonical text of a config file: mmengine's `pretty_text` of it with its `_base_` files merged.
+    Checkpoints embed this text, and `config_check` compares fingerprints of it, so comments and layout of
+    the file do not matter but every value does."""
+    return Config.fromfile(str(path)).pretty_text
+
+
+def config_fingerprint(text: str) -> str:
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
+
+
+def config_check(*, name: str, text: str) -> str:
+    """Accept a checkpoint's embedded config only when it is the config of that name shipped in
+    ml/segmentation/configs/ (same fingerprint, computed from the file now); returns the fingerprint.
+
+    Building a model from a config executes it (mmengine parses config files as Python), so a checkpoint
+    from elsewhere could run code through it; this is checked before the text is ever parsed."""
+    digest = config_fingerprint(text)
+    if name not in available_configs():
+        raise UntrustedConfigError(
+            f"embedded config {name!r} is not one shipped in ml/segmentation/configs/ "
+            f"(known: {', '.join(available_configs())}); only an admin can admit it (--trust-config)"
+        )
+    expected = config_fingerprint(config_text(CONFIG_DIR / f"{name}.py"))
+    if digest != expected:
+        raise UntrustedConfigError(
+            f"embedded config {name!r} differs from ml/segmentation/configs/{name}.py "
+            f"(sha256 {digest[:12]}, shipped {expected[:12]}); only an admin can admit it (--trust-config)"
+        )
+    return digest
 
 
 def load_config(name_or_path: str | Path) -> Config:

@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--trust-config", action="store_true",
+                        help="build the model from the checkpoint's config even if it is not one shipped in "
+                             "ml/segmentation/configs/ (it runs as Python: only for a checkpoint you vouch for)")
     args = parser.parse_args(argv)
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
@@ -31,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from .predictor import ImageReadError, Predictor
 
     try:
-        predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size)
+        predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
+                              trust_config=args.trust_config)
         metrics = evaluate_split(predictor, args.data, args.split)
     except (CheckpointError, FileNotFoundError, ImageReadError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

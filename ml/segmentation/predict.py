@@ -94,6 +94,9 @@ def add_folder_arguments(parser: argparse.ArgumentParser, *, checkpoint_help: st
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--trust-config", action="store_true",
+                        help="build the model from the checkpoint's config even if it is not one shipped in "
+                             "ml/segmentation/configs/ (it runs as Python: only for a checkpoint you vouch for)")
 
 
 def check_folder_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     from .predictor import Predictor
 
     try:
-        predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size)
+        predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
+                              trust_config=args.trust_config)
     except (CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

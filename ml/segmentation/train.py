@@ -44,7 +44,8 @@ def train(
     from mmseg.utils import register_all_modules
 
     from .checkpoint import read_checkpoint, save_slim_checkpoint, state_dict_of
-    from .config import ConfigError, configure_training, load_config
+    from .components import WeightsOnlyCheckpointHook
+    from .config import ConfigError, config_text, configure_training, load_config, resolve_config
     from .evaluation import evaluate_split, split_pairs
     from .library_notices import KnownLogNoticeFilter, known_warnings_hidden
     from .predictor import Predictor, resolve_device
@@ -76,6 +77,7 @@ def train(
     with known_warnings_hidden():
         runner = Runner.from_cfg(cfg)
         runner.logger.addFilter(KnownLogNoticeFilter())
+        runner.register_hook(WeightsOnlyCheckpointHook())
         if on_progress is not None:
             from .components import ProgressHook
 
@@ -84,8 +86,9 @@ def train(
         runner.train()
         train_seconds = time.perf_counter() - started
 
-    # mmengine's best checkpoint also holds optimizer state and message-hub objects; keep a slim copy that
-    # loads with weights_only and carries its own config, then drop the bulky one.
+    # Keep a slim copy of mmengine's best checkpoint that carries the config file's canonical text (not the run's
+    # copy with its data and work folders: a shipped config then matches `config.config_check` when the model is
+    # registered or loaded), then drop mmengine's.
     best = sorted(work_dir.glob("best_artifact_IoU_iter_*.pth"))
     if not best:
         raise RuntimeError(f"training finished but wrote no best checkpoint in {work_dir}")
@@ -94,14 +97,15 @@ def train(
     slim = save_slim_checkpoint(
         work_dir / "best.pth",
         state_dict=state_dict_of(full),
-        config_text=cfg.pretty_text,
-        meta={"config_name": cfg.config_name, "iter": best_iter, "classes": ["clean", "artifact"]},
+        config_text=config_text(resolve_config(config)),
+        meta={"config_name": cfg.config_name, "iter": best_iter, "classes": ["clean", "artifact"],
+              "training": {"max_iters": cfg.train_cfg.max_iters, "seed": seed}},
     )
     for path in best:
         path.unlink()
     (work_dir / "last_checkpoint").unlink(missing_ok=True)
 
-    predictor = Predictor(slim, device=str(resolved))
+    predictor = Predictor(slim, device=str(resolved), trust_config=True)  # the config this run just executed
     metrics = {
         "config": cfg.config_name,
         "checkpoint": slim.name,

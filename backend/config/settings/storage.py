@@ -45,5 +45,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# blobs_gc removes a file no row references only once it is this old: ingest writes the file before its row
+# commits, so a younger one may belong to a transaction still in flight.
+FLAWMAP_BLOBS_GC_GRACE_SECONDS = env.int("FLAWMAP_BLOBS_GC_GRACE_SECONDS", default=86400)
+
 # Finished dataset exports served by the API (archives); the CLI writes wherever it is told.
 FLAWMAP_EXPORT_DIR = env.str("FLAWMAP_EXPORT_DIR", default="") or str(VAR_DIR / "exports")

@@ -26,6 +26,11 @@ class Command(BaseCommand):
         parser.add_argument("--dataset-version", type=int, default=None,
                             help="Id of the dataset version it was trained on.")
         parser.add_argument("--promote", action="store_true", help="Also make it the production model.")
+        parser.add_argument(
+            "--trust-config", action="store_true",
+            help="Admin only: accept a segmenter config embedded in the checkpoint that is not one shipped in "
+                 "ml/segmentation/configs/ (same name and content). The config is Python and runs whenever the "
+                 "model loads; recorded on the model version.")
 
     def handle(self, *args, **opts):
         try:
@@ -42,6 +47,7 @@ class Command(BaseCommand):
             model = model_register(
                 kind=opts["kind"], name=opts["name"], checkpoint_path=opts["checkpoint"], version=opts["model_version"],
                 metrics=metrics, trained_on=version_reference(dataset_version) if dataset_version else None,
+                trust_config=opts["trust_config"],
             )
             if opts["promote"]:
                 model = model_promote(model_version=model)
