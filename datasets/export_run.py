@@ -4,6 +4,7 @@ Nothing is published (and the Export row never says done) unless the whole expor
 is renamed into place, or the archive written under a temporary name and renamed, at the very end.
 """
 
+import glob
 import hashlib
 import json
 import os
@@ -12,7 +13,8 @@ import shutil
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from django.db import transaction
@@ -21,8 +23,10 @@ from django.utils import timezone
 from backend.annotations.models import MaskLabel
 from backend.core.cli import ProgressCallback
 from backend.core.exceptions import ApplicationError
+from backend.jobs.lease import JobLeaseLost
 from backend.taxonomy.selectors import artifact_class_list
 from datasets.datasheet import datasheet_markdown
+from datasets.export_paths import export_path_inside
 from datasets.exporters import get_exporter
 from datasets.exporters.base import ExportContext, ExportItem
 from datasets.models import DatasetItem, DatasetVersion, Export
@@ -86,10 +90,22 @@ def write_checksums(folder: Path, known: dict[str, str] | None = None) -> None:
                 out.write(f"{known.get(rel) or _sha256_file(path)}  {rel}\n")
 
 
-def export_to_path(*, version: DatasetVersion, fmt: str, out: Path,
-                   on_progress: ProgressCallback | None = None) -> Path:
+def _remove_leftovers(out: Path) -> None:
+    """A worker killed mid-export (kill -9, out of memory) leaves its scratch folder or temporary archive
+    behind. Their names belong to this output alone; an earlier attempt of the same export that still runs has
+    lost its job's lease and will publish nothing, so its scratch files may go too."""
+    stem = glob.escape(out.name)
+    for leftover in out.parent.glob(f".{stem}.partial-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in out.parent.glob(f".{stem}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def export_to_path(*, version: DatasetVersion, fmt: str, out: Path, on_progress: ProgressCallback | None = None,
+                   publishing: Callable[[], AbstractContextManager] = nullcontext) -> Path:
     """Export `version` in format `fmt` to folder `out` (or an archive when it ends in .tar.gz / .tar);
-    `on_progress(items_written, items)` follows the items."""
+    `on_progress(items_written, items)` follows the items. The files are moved into place inside
+    `publishing()` (a job's lease: backend.jobs.lease), so what it refuses is never published."""
     if version.status != DatasetVersion.Status.READY:
         raise ApplicationError(f"{version} is not complete")
     try:
@@ -101,6 +117,7 @@ def export_to_path(*, version: DatasetVersion, fmt: str, out: Path,
     if out.exists() and (archive or any(out.iterdir())):
         raise ApplicationError(f"{out} already exists and is not empty")
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(out)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         classes = [(c.code, c.slug, c.name, c.definition) for c in artifact_class_list()]
@@ -121,13 +138,18 @@ def export_to_path(*, version: DatasetVersion, fmt: str, out: Path,
         if archive:
             tmp_archive = out.parent / f".{out.name}.{uuid.uuid4().hex}.tmp"
             mode = "w" if out.name.endswith(".tar") else "w:gz"
-            with tarfile.open(tmp_archive, mode) as tar:
-                tar.add(work, arcname=out.name.split(".tar")[0].split(".tgz")[0])
-            os.replace(tmp_archive, out)
+            try:
+                with tarfile.open(tmp_archive, mode) as tar:
+                    tar.add(work, arcname=out.name.split(".tar")[0].split(".tgz")[0])
+                with publishing():
+                    os.replace(tmp_archive, out)
+            finally:
+                tmp_archive.unlink(missing_ok=True)
         else:
-            if out.exists():
-                out.rmdir()  # empty target folder
-            os.replace(work, out)
+            with publishing():
+                if out.exists():
+                    out.rmdir()  # empty target folder
+                os.replace(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -141,17 +163,37 @@ def _reporting(items: Iterator[ExportItem], total: int | None,
             on_progress(done, total)
 
 
-def export_run(*, export: Export, out: Path, on_progress: ProgressCallback | None = None) -> Export:
-    """The Export row says done only after the files are in place; failures are recorded with the reason."""
+def export_run(*, export: Export, out: Path, on_progress: ProgressCallback | None = None,
+               confined: bool = False, publishing: Callable[[], AbstractContextManager] = nullcontext) -> Export:
+    """The Export row says done in the transaction that moves the files into place; failures are recorded with
+    the reason. `confined` (API exports, which the API serves): `out` must resolve inside FLAWMAP_EXPORT_DIR.
+    With a job's `publishing` (JobContext.publishing), an attempt that lost its job records neither: the
+    attempt that holds the job finishes the export."""
+    done_path: list[Path] = []
+
+    @contextmanager
+    def publish_done() -> Iterator[None]:
+        with publishing(), transaction.atomic():
+            Export.objects.filter(pk=export.pk).update(status=Export.Status.DONE, path=str(done_path[0]),
+                                                       finished_at=timezone.now())
+            yield  # the files are moved here; if that fails, the row is not done either
+
     try:
-        path = export_to_path(version=export.version, fmt=export.format, out=out, on_progress=on_progress)
+        if confined:
+            out = export_path_inside(out)
+        done_path.append(Path(out).resolve())
+        export_to_path(version=export.version, fmt=export.format, out=out, on_progress=on_progress,
+                       publishing=publish_done)
+    except JobLeaseLost:
+        raise
     except Exception as exc:
         message = exc.message if isinstance(exc, ApplicationError) else f"{exc.__class__.__name__}: {exc}"
-        Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, error=message,
-                                                   finished_at=timezone.now())
+        try:
+            with publishing():
+                Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, error=message,
+                                                           finished_at=timezone.now())
+        except JobLeaseLost:
+            pass  # a reaped attempt's failure (its retry cleared its scratch folder, say) is not the export's
         raise
-    with transaction.atomic():
-        Export.objects.filter(pk=export.pk).update(status=Export.Status.DONE, path=str(path),
-                                                   finished_at=timezone.now())
     export.refresh_from_db()
     return export

@@ -8,7 +8,7 @@ from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.services import prelabel_enqueue, vlm_prelabel_enqueue
 from datasets.models import Dataset, DatasetVersion
 from datasets.services import dataset_version_build, dataset_version_start
-from learning.training import CANDIDATE_KINDS, candidate_train
+from learning.training import CANDIDATE_KINDS, candidate_train, work_prefix
 
 # job kind -> (model kind, default model name, the pre-label job a promotion queues)
 TRAINING_JOBS = {
@@ -37,7 +37,10 @@ def train_candidate(ctx: JobContext) -> dict:
     version = _training_version(ctx)
     options = {key: params[key] for key in CANDIDATE_KINDS[kind].options if key in params}
     model = candidate_train(kind=kind, dataset_version=version, name=params.get("name", default_name),
-                            progress=ctx.progress, **options)
+                            progress=ctx.progress, publishing=ctx.publishing,
+                            scratch_prefix=work_prefix(kind, ctx.job.pk),
+                            stale_work=work_prefix(kind, ctx.job.retry_of_id) if ctx.job.retry_of_id else "",
+                            **options)
     comparison = model.metrics["comparison"]
     ctx.log(f"{model}: {comparison['reason']}")
     if comparison["promoted"]:  # the new production model re-labels every image humans have not labelled

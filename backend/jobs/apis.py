@@ -6,13 +6,17 @@ from rest_framework.views import APIView
 
 from backend.core.api import paginated_response, query_int
 from backend.core.exceptions import ApplicationError
+from backend.core.permissions import AdminOnlyFieldsMixin
 from backend.core.roles import Role
 from backend.jobs.models import Job
 from backend.jobs.selectors import job_list
 from backend.jobs.services import job_cancel
 
 
-class JobOutputSerializer(serializers.Serializer):
+class JobOutputSerializer(AdminOnlyFieldsMixin, serializers.Serializer):
+    # A traceback or log can name server paths, hosts and the text of secrets in errors: admins only.
+    admin_only_fields = ("log_tail", "traceback")
+
     id = serializers.IntegerField()
     kind = serializers.CharField()
     status = serializers.CharField()
@@ -21,20 +25,20 @@ class JobOutputSerializer(serializers.Serializer):
     result = serializers.JSONField()
     progress = serializers.FloatField()
     message = serializers.CharField()
-    log_tail = serializers.CharField()
-    traceback = serializers.CharField()
+    log_tail = serializers.CharField(allow_null=True, help_text="Admins only; null for other roles.")
+    traceback = serializers.CharField(allow_null=True, help_text="Admins only; null for other roles.")
     attempt = serializers.IntegerField()
     max_attempts = serializers.IntegerField()
-    retry_of = serializers.IntegerField(source="retry_of_id")
+    retry_of = serializers.IntegerField(source="retry_of_id", allow_null=True)
     retried_by = serializers.SerializerMethodField()
     cancel_requested = serializers.BooleanField()
     subject_type = serializers.CharField(source="subject_label", allow_null=True)
     subject_id = serializers.IntegerField(allow_null=True)
     worker = serializers.CharField()
-    heartbeat_at = serializers.DateTimeField()
+    heartbeat_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_retried_by(self, obj) -> int | None:
         retry = getattr(obj, "retry", None)
@@ -65,15 +69,17 @@ class JobListApi(APIView):
 class JobDetailApi(APIView):
     @extend_schema(responses=JobOutputSerializer)
     def get(self, request, job_id: int):
-        return Response(JobOutputSerializer(get_object_or_404(job_list(), pk=job_id)).data)
+        job = get_object_or_404(job_list(), pk=job_id)
+        return Response(JobOutputSerializer(job, context={"request": request}).data)
 
 
 class JobCancelApi(APIView):
-    """Annotators and admins: a queued job is cancelled at once, a running one at its next checkpoint."""
+    """Admins, and the annotator or reviewer who created the job: a queued job is cancelled at once, a running one
+    at its next checkpoint."""
 
     write_role = Role.ANNOTATOR
 
     @extend_schema(request=None, responses=JobOutputSerializer)
     def post(self, request, job_id: int):
-        job = job_cancel(job=get_object_or_404(Job, pk=job_id))
-        return Response(JobOutputSerializer(job_list().get(pk=job.pk)).data)
+        job = job_cancel(job=get_object_or_404(Job, pk=job_id), requested_by=request.user)
+        return Response(JobOutputSerializer(job_list().get(pk=job.pk), context={"request": request}).data)

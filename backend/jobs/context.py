@@ -7,16 +7,20 @@ training loop only needs to call `ctx.progress(...)` / `ctx.check_cancelled()` n
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
+from backend.jobs.lease import job_lease
 from backend.jobs.models import Job
+
+logger = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 50
 
@@ -75,6 +79,11 @@ class JobContext:
         if self._cancel.is_set():
             raise JobCancelled(f"job {self.job.pk} was cancelled")
 
+    def publishing(self) -> AbstractContextManager[None]:
+        """Wrap the writes that publish the job's results (a model version, an export marked done): they run
+        only while this attempt still holds the job, else JobLeaseLost is raised (backend.jobs.lease)."""
+        return job_lease(job_id=self.job.pk, token=self.job.attempt_token)
+
     # ---- for the runner
     def snapshot(self) -> dict:
         with self._lock:
@@ -89,12 +98,33 @@ class JobContext:
             self._cancel.set()
 
     def _beat_forever(self) -> None:
+        failures = 0
         try:
-            while not self._stop.wait(settings.FLAWMAP_JOB_HEARTBEAT_SECONDS):
-                self.beat()
+            while not self._stop.wait(self._next_beat_in(failures)):
+                try:
+                    self.beat()
+                    failures = 0
+                except (OperationalError, InterfaceError) as exc:
+                    # The database went away (restart, failover, a dropped connection). Dying here would get a
+                    # healthy job reaped, so drop the broken connection and try again, backing off.
+                    failures += 1
+                    logger.warning("job %s: heartbeat failed (%s), retry %d in %.1f s", self.job.pk,
+                                   str(exc).strip()[:200], failures, self._next_beat_in(failures))
+                    try:
+                        connection.close()
+                    except DatabaseError:
+                        pass  # already broken: Django forgets it and the next query opens a new one
         finally:
             close_old_connections()
             connection.close()
+
+    @staticmethod
+    def _next_beat_in(failures: int) -> float:
+        """Seconds to the next beat: the interval, doubled per failed beat in a row, capped well below the
+        reaper's timeout so the first beat after the database is back lands before the job counts as lost."""
+        interval = settings.FLAWMAP_JOB_HEARTBEAT_SECONDS
+        cap = max(interval, settings.FLAWMAP_JOB_HEARTBEAT_TIMEOUT_SECONDS / 4)
+        return min(interval * 2**failures, cap)
 
     def __enter__(self) -> "JobContext":
         self._thread = threading.Thread(target=self._beat_forever, name=f"job-{self.job.pk}-heartbeat", daemon=True)

@@ -43,6 +43,11 @@ class Job(models.Model):
     max_attempts = models.PositiveIntegerField(default=2)
     retry_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retry")
     cancel_requested = models.BooleanField(default=False)
+    # A fresh token per claim: only the attempt holding it may publish results (backend.jobs.lease), so an
+    # attempt the reaper gave up on while it still ran cannot add a second model version or export.
+    attempt_token = models.UUIDField(null=True, blank=True, editable=False)
+    # When the reaper last sent a queued job's message again (it was never sent: the broker was down, or lost).
+    requeued_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,29 +1,56 @@
-"""Write side of jobs: create (deduplicated), run with heartbeat, cancel, and reap jobs whose worker died."""
+"""Write side of jobs: create (deduplicated), run with heartbeat, cancel, reap jobs whose worker died and send
+again the messages of jobs the broker never got."""
 
 from __future__ import annotations
 
 import logging
 import socket
 import traceback as tb
+import uuid
 from contextlib import nullcontext
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
-from backend.core.exceptions import ApplicationError
+from backend.core.exceptions import ApplicationError, RoleRefused, ServiceUnavailable
+from backend.core.roles import Role, user_role
 from backend.jobs.context import JobCancelled, JobContext
+from backend.jobs.lease import JobLeaseLost
 from backend.jobs.models import Job
 from backend.jobs.registry import job_kind
 
 logger = logging.getLogger(__name__)
 
 
-def _enqueue(job: Job) -> None:
+class BrokerUnavailable(ServiceUnavailable):
+    """The job is stored as queued but its message could not be sent: 503. The row is the durable intent;
+    the reaper sends it again (jobs_requeue_unsent) once the broker answers."""
+
+
+def _publish(*, job_id: int, queue: str) -> None:
+    """Send the job's message, bounded in time (CELERY_BROKER_TRANSPORT_OPTIONS socket_connect_timeout and
+    CELERY_TASK_PUBLISH_RETRY_POLICY): a dead broker is a BrokerUnavailable, never a hung request or a 500."""
     from backend.jobs.tasks import run_job  # tasks.py imports this module (a task calls job_run)
 
-    transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], queue=job.queue))
+    try:
+        run_job.apply_async(args=[job_id], queue=queue)
+    except Exception as exc:
+        transport_errors = run_job.app.connection_for_write().connection_errors
+        if not isinstance(exc, (KombuError, OSError, *transport_errors)):
+            raise
+        logger.warning("job %s: could not send its message to the broker: %s", job_id, exc)
+        raise BrokerUnavailable(f"the job queue is unavailable: job {job_id} is recorded as queued and starts "
+                                f"once the queue is back; try again later", extra={"job": job_id}) from exc
+
+
+def _enqueue(job: Job) -> None:
+    # After the commit, so a worker never gets the message before the row exists. A failing send raises from
+    # the commit of the outermost transaction: the row stays (queued) and the caller gets the 503.
+    transaction.on_commit(lambda: _publish(job_id=job.pk, queue=job.queue))
 
 
 def job_create(
@@ -67,7 +94,8 @@ def _claim(job_id: int) -> Job | None:
             return None
         job.status, job.started_at, job.heartbeat_at = Job.Status.RUNNING, now, now
         job.worker = socket.gethostname()[:200]
-        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker"])
+        job.attempt_token = uuid.uuid4()  # this attempt's lease: only its holder publishes results
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "attempt_token"])
         return job
 
 
@@ -102,6 +130,10 @@ def job_run(*, job_id: int) -> str | None:
     except JobCancelled:
         _finish(job, ctx, status=Job.Status.CANCELLED)
         return Job.Status.CANCELLED
+    except JobLeaseLost as exc:
+        # Reaped while it still ran: the retry owns the job now; this attempt's results were discarded.
+        logger.warning("%s", exc)
+        return None
     except Exception as exc:  # noqa: BLE001 - any failure ends the job with its traceback
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         ctx.log(f"failed: {exc}")
@@ -112,7 +144,11 @@ def job_run(*, job_id: int) -> str | None:
 
 
 @transaction.atomic
-def job_cancel(*, job: Job) -> Job:
+def job_cancel(*, job: Job, requested_by=None) -> Job:
+    """Cancel a queued or running job. With `requested_by` (an API user), only an admin or the user who created
+    the job may: an annotator must not stop someone else's training or export. None: the operator (CLI)."""
+    if requested_by is not None and user_role(requested_by) != Role.ADMIN and job.created_by_id != requested_by.pk:
+        raise RoleRefused(f"job {job.pk} was not created by you; only its creator or an admin may cancel it")
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status == Job.Status.QUEUED:
         job.status, job.cancel_requested, job.finished_at = Job.Status.CANCELLED, True, timezone.now()
@@ -151,6 +187,28 @@ def jobs_reap_stale(*, timeout_seconds: int | None = None) -> list[int]:
             else:
                 _lost_for_good(job)
     return reaped
+
+
+def jobs_requeue_unsent(*, older_than_seconds: int | None = None) -> list[int]:
+    """Send again the message of jobs still queued FLAWMAP_JOB_REQUEUE_SECONDS after they were created (or last
+    sent again): the broker was down when they were queued, or lost their message. Returns the ids sent.
+
+    A job whose first message is merely waiting behind others gets a second one; the worker's claim (queued ->
+    running, once) makes whichever message comes second a no-op."""
+    seconds = older_than_seconds if older_than_seconds is not None else settings.FLAWMAP_JOB_REQUEUE_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    due = (Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=False)
+           .filter(Q(requeued_at__isnull=True, created_at__lt=cutoff) | Q(requeued_at__lt=cutoff))
+           .order_by("created_at").values_list("pk", "queue"))
+    sent = []
+    for job_id, queue in due:  # no transaction: nothing waits on the broker with a row locked
+        try:
+            _publish(job_id=job_id, queue=queue)
+        except BrokerUnavailable:
+            break  # still down: the next cycle tries again
+        Job.objects.filter(pk=job_id).update(requeued_at=timezone.now())
+        sent.append(job_id)
+    return sent
 
 
 def _lost_for_good(job: Job) -> None:

@@ -7,3 +7,6 @@ FLAWMAP_JOB_HEARTBEAT_SECONDS = env.float("FLAWMAP_JOB_HEARTBEAT_SECONDS", defau
 # ... and a job silent for longer than this is failed and, while attempts remain, retried.
 FLAWMAP_JOB_HEARTBEAT_TIMEOUT_SECONDS = env.int("FLAWMAP_JOB_HEARTBEAT_TIMEOUT_SECONDS", default=120)
 FLAWMAP_JOB_REAP_EVERY_SECONDS = env.int("FLAWMAP_JOB_REAP_EVERY_SECONDS", default=60)
+# A job still queued this long after it was created (or last sent again) has its message sent again by the
+# reaper: the broker was down when it was queued, or lost it. A duplicate is harmless (a job is claimed once).
+FLAWMAP_JOB_REQUEUE_SECONDS = env.int("FLAWMAP_JOB_REQUEUE_SECONDS", default=300)
