@@ -5,10 +5,11 @@ a newer version replaces the Flawmap annotation and keeps the old one as history
 """
 
 import logging
+import re
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
 from annotator.client import ls_client
@@ -21,7 +22,7 @@ from backend.annotations.models import Annotation
 from backend.annotations.services import RegionInput, annotation_create, annotation_mark_deleted, region_inputs
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
-from backend.core.users import user_get_or_create_with_role
+from backend.core.users import user_create_with_role
 from backend.images.models import GeneratedImage
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
@@ -36,7 +37,10 @@ class IntakeError(ApplicationError):
 def parse_ls_time(value) -> datetime:
     if isinstance(value, datetime):
         return value
-    parsed = parse_datetime(str(value or ""))
+    try:
+        parsed = parse_datetime(str(value or ""))
+    except ValueError:  # well formed but no date, e.g. February 30th
+        parsed = None
     if parsed is None:
         raise IntakeError(f"annotation has no valid updated_at: {value!r}")
     return parsed
@@ -54,8 +58,8 @@ def _image_for(campaign: Campaign, task: dict) -> GeneratedImage:
 
 
 def ls_users_link(ls_user_ids) -> None:
-    """Link each Label Studio user id to a Flawmap user (created as an annotator, named by the Label Studio
-    account's email). The email lookup is a network call, so callers run this before their transaction."""
+    """Link each Label Studio user id to a Flawmap user (a new annotator, see `_ls_username`). The email lookup
+    is a network call, so callers run this before their transaction."""
     wanted = {i for i in ls_user_ids if isinstance(i, int)}
     if not wanted:
         return
@@ -68,11 +72,26 @@ def ls_users_link(ls_user_ids) -> None:
         _user_link(ls_user_id, email)
 
 
+def _ls_username(ls_user_id: int, email: str) -> str:
+    """`ls-<id>-<local part of the email>`, never the email itself: anyone may register any email in Label
+    Studio, and matching it against existing usernames would file a stranger's labels under `admin`."""
+    local = re.sub(r"[^\w.+-]", "", email.partition("@")[0], flags=re.ASCII)[:100]
+    return f"ls-{ls_user_id}-{local}" if local else f"ls-{ls_user_id}"
+
+
 @transaction.atomic
 def _user_link(ls_user_id: int, email: str):
-    user = user_get_or_create_with_role(username=email or f"labelstudio-{ls_user_id}", role=Role.ANNOTATOR)
-    link, _ = LabelStudioUser.objects.get_or_create(ls_user_id=ls_user_id, defaults={"user": user, "email": email})
-    return link.user
+    """The Flawmap user of a Label Studio user: the linked one (by Label Studio user id, the only key), else a new
+    annotator of its own; never an existing Flawmap user found by name."""
+    link = LabelStudioUser.objects.select_related("user").filter(ls_user_id=ls_user_id).first()
+    if link is not None:
+        return link.user
+    try:
+        with transaction.atomic():
+            user = user_create_with_role(username=_ls_username(ls_user_id, email), role=Role.ANNOTATOR)
+            return LabelStudioUser.objects.create(ls_user_id=ls_user_id, user=user, email=email).user
+    except IntegrityError:  # linked concurrently (unique ls_user_id): use that link; our new user is rolled back
+        return LabelStudioUser.objects.select_related("user").get(ls_user_id=ls_user_id).user
 
 
 def _user_for(ls_user_id) -> "get_user_model()":

@@ -75,12 +75,14 @@ class RegionInputSerializer(serializers.Serializer):
 class AnnotationWriteSerializer(serializers.Serializer):
     """Fields shared by the JSON create and the multipart mask upload."""
 
-    status = serializers.ChoiceField(choices=Annotation.Status.choices, default=Annotation.Status.SUBMITTED)
+    status = serializers.ChoiceField(choices=Annotation.Status.choices, default=Annotation.Status.SUBMITTED,
+                                     help_text="reviewed: reviewers and admins only (403 otherwise).")
     lead_time = serializers.FloatField(required=False, allow_null=True, min_value=0, default=None)
     started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     no_artifacts = serializers.BooleanField(default=False)
     replaces = serializers.IntegerField(required=False, allow_null=True, default=None,
-                                        help_text="Id of the current annotation this one replaces (kept as history).")
+                                        help_text="Id of the current annotation this one replaces (kept as history). "
+                                                  "Annotators replace only their own passes (403 otherwise).")
     regions = RegionInputSerializer(many=True, required=False, default=list)
 
 
@@ -95,7 +97,7 @@ def _create_from(request, image, fields: dict, mask=None) -> Annotation:
     return annotation_create(
         image=image, user=request.user, mask=mask, regions=_resolve_regions(fields["regions"]),
         status=fields["status"], lead_time=fields["lead_time"], started_at=fields["started_at"],
-        no_artifacts=fields["no_artifacts"], replaces=replaces,
+        no_artifacts=fields["no_artifacts"], replaces=replaces, requested_by=request.user,
     )
 
 
@@ -133,6 +135,7 @@ class ImageMaskCreateApi(APIView):
 
     write_role = Role.ANNOTATOR
     parser_classes = [MultiPartParser, FormParser]
+    request_body_limit = "FLAWMAP_MAX_UPLOAD_BYTES"  # the mask file (backend/core/request_limits.py)
 
     class MaskUploadInputSerializer(AnnotationWriteSerializer):
         file = serializers.FileField()

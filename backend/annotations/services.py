@@ -10,7 +10,8 @@ from django.utils import timezone
 from backend.annotations.masks import CanonicalMask
 from backend.annotations.models import Annotation, MaskLabel, RegionLabel
 from backend.core.blobs import atomic_with_blobs, blob_store
-from backend.core.exceptions import ApplicationError
+from backend.core.exceptions import ApplicationError, RoleRefused
+from backend.core.roles import Role, user_role
 from backend.images.models import GeneratedImage
 from backend.taxonomy.models import ArtifactClass
 from backend.taxonomy.selectors import artifact_class_list
@@ -60,6 +61,15 @@ def _check_region(region: RegionInput, image: GeneratedImage) -> None:
         )
 
 
+def _check_requester(requested_by, *, status: str, replaces: Annotation | None) -> None:
+    if requested_by is None or (user_role(requested_by) or 0) >= Role.REVIEWER:
+        return
+    if status == Annotation.Status.REVIEWED:
+        raise RoleRefused("only a reviewer or an admin may mark a pass reviewed")
+    if replaces is not None and replaces.user_id != requested_by.pk:
+        raise RoleRefused(f"annotation {replaces.pk} is not your pass; an annotator replaces only their own")
+
+
 def annotation_create(
     *,
     image: GeneratedImage,
@@ -74,8 +84,14 @@ def annotation_create(
     no_artifacts: bool = False,
     score: float | None = None,
     replaces: Annotation | None = None,
+    requested_by=None,
 ) -> Annotation:
-    """Store one labelling pass. With `replaces`, the old pass is kept as history, not overwritten."""
+    """Store one labelling pass. With `replaces`, the old pass is kept as history, not overwritten.
+
+    `requested_by` is the API user asking (None for intake from Label Studio, ingest and models, which store
+    what was decided elsewhere): below reviewer, they may not mark a pass reviewed nor replace someone else's.
+    """
+    _check_requester(requested_by, status=status, replaces=replaces)
     if (user is None) == (model_version is None):
         raise ApplicationError("an annotation needs exactly one annotator: a user or a model version")
     if mask is not None and (mask.width, mask.height) != (image.width, image.height):

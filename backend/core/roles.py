@@ -1,4 +1,5 @@
-"""The three roles, as Django groups. Higher roles include the rights of lower ones."""
+"""The four roles, as Django groups. Higher roles include the rights of lower ones: a reviewer is an annotator
+who may also mark passes `reviewed` and replace anyone's pass; an admin may do everything."""
 
 from enum import IntEnum
 
@@ -6,7 +7,8 @@ from enum import IntEnum
 class Role(IntEnum):
     VIEWER = 1
     ANNOTATOR = 2
-    ADMIN = 3
+    REVIEWER = 3
+    ADMIN = 4
 
     @property
     def group_name(self) -> str:

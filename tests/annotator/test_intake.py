@@ -190,5 +190,5 @@ def test_a_new_label_studio_user_is_looked_up_outside_the_intake_transaction(tas
     event.refresh_from_db()
     assert event.status == "processed"
     assert looked_up == [(8, depth_at_start)]  # no transaction of the intake's own was open
-    annotation = Annotation.objects.get(user__username="new@example.org")
+    annotation = Annotation.objects.get(user__username="ls-8-new")  # a user of its own, not named by the email
     assert LabelStudioUser.objects.get(ls_user_id=8).user == annotation.user

@@ -127,7 +127,8 @@ def test_annotation_made_in_label_studio_arrives_through_the_webhook(loop):
     wait_for(lambda: SyncedAnnotation.objects.filter(ls_annotation_id=created.id).exists(), what="the webhook")
     annotation = SyncedAnnotation.objects.get(ls_annotation_id=created.id).annotation
     assert annotation.lead_time == pytest.approx(41.5)
-    assert annotation.user.username == "admin@flawmap.local"
+    link = annotation.user.labelstudio_accounts.get()  # linked by Label Studio user id, named ls-<id>-<local part>
+    assert link.email == "admin@flawmap.local" and annotation.user.username == f"ls-{link.ls_user_id}-admin"
     stored = blob_mask(blob_read(annotation.masks.get().blob))
     assert np.array_equal(stored, mask)
     region = annotation.regions.select_related("artifact_class").get()

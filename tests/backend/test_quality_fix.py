@@ -166,8 +166,9 @@ def test_a_fix_whose_last_attempt_is_lost_reads_failed_with_the_reason(productio
     assert body["status"] == "failed" and "no heartbeat" in body["error"] and body["finished_at"]
 
 
-def test_a_queued_fix_can_be_cancelled_through_the_jobs_api(production_segmenter, annotator_client):
-    fix = fix_job_request(image=make_image(data=noise_png(seed=4)))  # stays queued: no commit in this test
+def test_a_queued_fix_can_be_cancelled_through_the_jobs_api(production_segmenter, annotator_client, annotator_user):
+    # stays queued: no commit in this test; the annotator who asked for it may cancel it
+    fix = fix_job_request(image=make_image(data=noise_png(seed=4)), requested_by=annotator_user)
     listed = annotator_client.get("/api/jobs/?status=queued").json()["results"]
     assert [j["kind"] for j in listed] == ["fix_image"]
     assert annotator_client.post(f"/api/jobs/{fix.job_id}/cancel").status_code == 200

@@ -118,8 +118,9 @@ def test_no_retry_once_attempts_are_used_up():
 
 
 @pytest.mark.django_db
-def test_jobs_api_lists_and_cancels(viewer_client, annotator_client):
-    job, _ = job_create(kind="test_echo")  # stays queued: its on-commit enqueue never fires in this test
+def test_jobs_api_lists_and_cancels(viewer_client, annotator_client, annotator_user):
+    # stays queued: its on-commit enqueue never fires in this test; its creator may cancel it
+    job, _ = job_create(kind="test_echo", created_by=annotator_user)
     listed = viewer_client.get("/api/jobs/?status=queued").json()["results"]
     assert [j["id"] for j in listed] == [job.pk] and listed[0]["kind"] == "test_echo"
     assert viewer_client.post(f"/api/jobs/{job.pk}/cancel").status_code == 403
