@@ -1,6 +1,4 @@
-from pathlib import Path
-
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -9,9 +7,11 @@ from rest_framework.views import APIView
 
 from backend.core.api import get_or_404, paginated_response
 from backend.core.exceptions import ApplicationError
+from backend.core.roles import Role
 from backend.images.selectors import generator_list, task_list
+from datasets.export_paths import export_path_inside
 from datasets.exporters import EXPORTERS
-from datasets.models import Dataset, DatasetVersion, Export
+from datasets.models import DATASET_NAME_MAX_LENGTH, Dataset, DatasetVersion, Export, dataset_name_validator
 from datasets.selectors import (
     dataset_get,
     dataset_list,
@@ -59,7 +59,8 @@ class VersionOutputSerializer(serializers.Serializer):
 
 class DatasetListApi(APIView):
     class DatasetCreateInputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=120)
+        name = serializers.CharField(max_length=DATASET_NAME_MAX_LENGTH, validators=[dataset_name_validator],
+                                     help_text="A slug: lowercase letters, digits, '-' and '_'.")
         description = serializers.CharField(required=False, allow_blank=True, default="")
         generators = serializers.PrimaryKeyRelatedField(queryset=generator_list(), many=True, required=False,
                                                         default=list)
@@ -210,16 +211,23 @@ class ExportDetailApi(APIView):
 
 
 class ExportDownloadApi(APIView):
+    # An archive is the whole labelled dataset in one file: as admin-only as making the export.
+    read_role = Role.ADMIN
+
     @extend_schema(responses={(200, "application/gzip"): bytes})
     def get(self, request, export_id: int):
         export = get_or_404(export_get(export_id=export_id, done=True), "finished export")
-        path = Path(export.path)
+        path = export_path_inside(export.path)  # 403 for a stored path or a link that leads out of the folder
+        if not path.exists():
+            raise Http404(f"export {export.pk}'s archive is no longer on the server")
         if not path.is_file():
             raise ApplicationError(f"export {export.pk} is a folder on the server ({path}); only archives download")
         return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
 
 
 class ExportFormatListApi(APIView):
+    pagination_class = None  # a short fixed list, answered whole (backend/core/schema.py reads this)
+
     @extend_schema(responses=inline_serializer("ExportFormat", {"name": serializers.CharField(),
                                                                 "description": serializers.CharField()}, many=True))
     def get(self, request):

@@ -1,10 +1,18 @@
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 from backend.annotations.models import Annotation
 from backend.images.models import GeneratedImage, Generator, SynthesisTask
 
 DEFAULT_SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
+DATASET_NAME_MAX_LENGTH = 120
+# A dataset's name becomes part of file names (exports) and of NAME@N specs on the command line: a lowercase
+# slug can neither leave a folder ("../x", "/tmp/x") nor be read two ways. \Z, not $: $ accepts a final newline.
+dataset_name_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]*\Z",
+    message="a dataset name is a slug: lowercase letters, digits, '-' and '_', starting with a letter or digit",
+)
 
 
 class Dataset(models.Model):
@@ -29,7 +37,7 @@ class Dataset(models.Model):
         LABELLED = "labelled", "Only images with a label under the policy"
         ANY = "any", "All selected images, labelled or not"
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=DATASET_NAME_MAX_LENGTH, unique=True, validators=[dataset_name_validator])
     description = models.TextField(blank=True, default="")
     generators = models.ManyToManyField(Generator, blank=True, related_name="datasets")
     tasks = models.ManyToManyField(SynthesisTask, blank=True, related_name="datasets")

@@ -3,9 +3,8 @@
 import hashlib
 import json
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -13,8 +12,17 @@ from django.utils import timezone
 from backend.core.exceptions import ApplicationError
 from backend.jobs.services import job_create
 from backend.taxonomy.models import ArtifactClass
+from datasets.export_paths import export_path_inside
 from datasets.exporters import EXPORTERS
-from datasets.models import DEFAULT_SPLITS, Dataset, DatasetItem, DatasetVersion, Export
+from datasets.models import (
+    DATASET_NAME_MAX_LENGTH,
+    DEFAULT_SPLITS,
+    Dataset,
+    DatasetItem,
+    DatasetVersion,
+    Export,
+    dataset_name_validator,
+)
 from datasets.selection import Choice, selected
 from datasets.selectors import models_trained_on
 from datasets.splits import assign_splits, group_hash, split_report, validate_shares
@@ -22,11 +30,25 @@ from datasets.splits import assign_splits, group_hash, split_report, validate_sh
 ITEM_BATCH = 1000
 
 
+def dataset_name_check(name: str) -> str:
+    """`name` if it is a slug of at most DATASET_NAME_MAX_LENGTH characters; ApplicationError saying why not."""
+    if not name:
+        raise ApplicationError("a dataset needs a name")
+    if len(name) > DATASET_NAME_MAX_LENGTH:
+        raise ApplicationError(f"dataset name is {len(name)} characters; at most {DATASET_NAME_MAX_LENGTH}")
+    try:
+        dataset_name_validator(name)
+    except ValidationError as exc:
+        raise ApplicationError(f"{name!r}: {exc.messages[0]}") from exc
+    return name
+
+
 @transaction.atomic
 def dataset_create(*, name: str, description: str = "", generators=(), tasks=(), created_after=None,
                    created_before=None, label_status: str = Dataset.LabelStatus.LABELLED, classes=(),
                    label_policy: str = Dataset.LabelPolicy.LATEST_HUMAN, group_key: str = Dataset.GroupKey.IMAGE,
                    splits: dict | None = None, created_by=None) -> Dataset:
+    dataset_name_check(name)
     if Dataset.objects.filter(name=name).exists():
         raise ApplicationError(f"dataset {name!r} already exists")
     try:
@@ -171,6 +193,6 @@ def export_request(*, version: DatasetVersion, fmt: str, requested_by=None) -> E
     export = Export.objects.create(version=version, format=fmt, requested_by=requested_by)
     name = f"{version.dataset.name}-v{version.number}-{fmt}-{export.pk}.tar.gz"
     export.job, _ = job_create(kind="dataset_export", created_by=requested_by, params={
-        "export_id": export.pk, "out": str(Path(settings.FLAWMAP_EXPORT_DIR) / name)})
+        "export_id": export.pk, "out": str(export_path_inside(name))})
     export.save(update_fields=["job"])
     return export

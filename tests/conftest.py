@@ -34,6 +34,14 @@ def no_automatic_retraining(settings):
 
 
 @pytest.fixture(autouse=True)
+def throttle_counts_cleared():
+    """Throttle counts live in the cache (LocMem in tests): one test's logins must not use up the next one's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def celery_eager(settings):
     """Unit tests run tasks in-process; tests using `celery_worker` switch to the real broker."""
     from backend.config.celery import app

@@ -17,16 +17,11 @@ from PIL import Image, UnidentifiedImageError
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from backend.core.exceptions import ApplicationError
+from backend.core.exceptions import ApplicationError, RequestTooLarge
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor, vlm_predictor
 from backend.mlmodels.selectors import model_production_get
 from ml.vlm.reward import FORMULA, reward
-
-
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "request_too_large"
 
 
 class ModelsUnavailable(APIException):
@@ -60,6 +55,28 @@ def check_limits(*, count: int, total_bytes: int) -> None:
                               "(REWARD_MAX_BYTES): split the batch")
 
 
+_UNREADABLE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
+               Image.DecompressionBombError)
+
+
+def pixels_check(items: list[RewardInput]) -> None:
+    """All images together over REWARD_MAX_TOTAL_PIXELS are a 413, judged from their headers before any image is
+    decoded (each decodes to 3 bytes a pixel, all held at once). An unreadable or oversized image is left to
+    `decode`, which names the first bad one in batch order."""
+    total = 0
+    for item in items:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(item.data)) as im:  # reads the header only
+                    total += im.width * im.height
+        except _UNREADABLE:
+            continue
+    if total > settings.REWARD_MAX_TOTAL_PIXELS:
+        raise RequestTooLarge(f"{total} pixels in {len(items)} images; at most {settings.REWARD_MAX_TOTAL_PIXELS} "
+                              "per request (REWARD_MAX_TOTAL_PIXELS): split the batch")
+
+
 def decode(index: int, item: RewardInput) -> np.ndarray:
     """RGB array of one upload; ApplicationError naming its index and file name otherwise."""
     def bad(reason: str) -> BadImage:
@@ -77,8 +94,7 @@ def decode(index: int, item: RewardInput) -> np.ndarray:
                 return np.asarray(im.convert("RGB"))
     except BadImage:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as exc:
+    except _UNREADABLE as exc:
         raise bad(f"not a readable image ({exc})") from exc
 
 
@@ -94,6 +110,7 @@ def production_models() -> tuple[ModelVersion, ModelVersion]:
 
 def rewards_compute(*, items: list[RewardInput]) -> dict:
     check_limits(count=len(items), total_bytes=sum(len(i.data) for i in items))
+    pixels_check(items)
     segmenter, vlm = production_models()
     arrays = [decode(i, item) for i, item in enumerate(items)]
     pars = segmenter_predictor(segmenter).predict(arrays).par

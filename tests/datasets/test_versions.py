@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils.text import slugify
 
 from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.models import Annotation
@@ -64,7 +65,7 @@ def test_label_policies(annotator_user, admin_user):
     make_image(data=png_bytes(seed=3))  # never labelled
 
     def items(**kw):
-        version = snapshot(dataset_create(name=json.dumps(kw), **kw))
+        version = snapshot(dataset_create(name="p-" + slugify(json.dumps(kw)), **kw))  # names are slugs
         return {row.image_id: row for row in DatasetItem.objects.filter(version=version)}
 
     default = items()

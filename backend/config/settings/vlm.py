@@ -19,6 +19,9 @@ VLM_MAX_NEW_TOKENS = env.int("VLM_MAX_NEW_TOKENS", default=192)
 REWARD_MAX_IMAGES = env.int("REWARD_MAX_IMAGES", default=64)
 REWARD_MAX_BYTES = env.int("REWARD_MAX_BYTES", default=64 * 1024 * 1024)
 REWARD_MAX_PIXELS = env.int("REWARD_MAX_PIXELS", default=4096 * 4096)
+# ...and pixels of all images of one request together, read from their headers before any is decoded (413):
+# every image is held decoded (3 bytes a pixel) while the models run. Default: 64 one-megapixel images.
+REWARD_MAX_TOTAL_PIXELS = env.int("REWARD_MAX_TOTAL_PIXELS", default=64 * 1024 * 1024)
 # reward = clip(1 - PAR - REWARD_LAMBDA * sum of severity weights of the artifacts the VLM found, -1, 1)
 REWARD_LAMBDA = env.float("REWARD_LAMBDA", default=0.1)
 # Severity weight per class slug, JSON ({"awkward-facial-expression": 2.0}); classes not listed weigh 1.

@@ -7,7 +7,7 @@ from backend.core.exceptions import ApplicationError
 from backend.images.models import SynthesisTask
 from backend.images.services import generator_resolve, task_resolve
 from datasets.models import Dataset
-from datasets.services import dataset_create
+from datasets.services import dataset_create, dataset_name_check
 
 
 def _when(value: str) -> datetime:
@@ -37,6 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         try:
+            dataset_name_check(o["name"])  # before resolving anything else: the name is what most often is wrong
             generators = [generator_resolve(name=g.split(":", 1)[0], version=g.split(":", 1)[1] if ":" in g else None)
                           for g in o["generator"]]
             tasks: list[SynthesisTask] = [task_resolve(slug=t) for t in o["task"]]
