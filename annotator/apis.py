@@ -19,6 +19,8 @@ from annotator.signing import image_id_from_token
 from annotator.webhook_check import WebhookRejected, webhook_body_check, webhook_secret_check
 from backend.core.api import get_or_404, paginated_response
 from backend.core.blobs import blob_open
+from backend.core.permissions import AdminOnlyFieldsMixin
+from backend.core.schema import ErrorSerializer
 from backend.images.selectors import generator_list, image_with_blob_get
 
 logger = logging.getLogger(__name__)
@@ -29,17 +31,25 @@ class LabelStudioWebhookApi(APIView):
 
     authentication_classes = []  # Label Studio has no Flawmap account; the shared secret is the credential
     permission_classes = [AllowAny]
+    request_body_limit = "FLAWMAP_WEBHOOK_MAX_BYTES"  # not the JSON limit: task payloads can be large
 
     @extend_schema(request=inline_serializer("LabelStudioWebhook", {"action": serializers.CharField()}),
-                   responses={200: inline_serializer("WebhookAck", {"event": serializers.IntegerField()})})
+                   responses={200: inline_serializer("WebhookAck", {"event": serializers.IntegerField()}),
+                              403: ErrorSerializer})  # a missing or wrong shared secret
     def post(self, request):
         try:
             webhook_secret_check(given_secret=request.headers.get(settings.LABEL_STUDIO_WEBHOOK_HEADER, "").encode(),
                                  expected_secret=settings.LABEL_STUDIO_WEBHOOK_SECRET.encode())  # before the body
-            payload = webhook_body_check(body=request.body, max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES)
+            # read(), not .body: .body stops at DATA_UPLOAD_MAX_MEMORY_SIZE (the JSON limit); the middleware
+            # already bounded this body by FLAWMAP_WEBHOOK_MAX_BYTES from its Content-Length; reading one byte more
+            # than the cap, never the rest, tells a body that is longer than it said.
+            max_bytes = settings.FLAWMAP_WEBHOOK_MAX_BYTES
+            payload = webhook_body_check(body=request.read(max_bytes + 1), max_bytes=max_bytes)
         except WebhookRejected as exc:
             return Response({"detail": exc.detail}, status=exc.status)
         event = webhook_event_record(payload=payload)  # atomic itself; committed when it returns
+        if event.status == WebhookEvent.Status.FAILED:  # an invalid payload, kept as a failed event with the reason
+            return Response({"detail": event.error, "event": event.pk}, status=status.HTTP_400_BAD_REQUEST)
         _enqueue_event(event.pk)
         return Response({"event": event.pk})
 
@@ -53,7 +63,10 @@ def _enqueue_event(event_id: int) -> None:
         logger.exception("could not enqueue webhook event %s; reconcile will process it", event_id)
 
 
-class WebhookEventOutputSerializer(serializers.Serializer):
+class WebhookEventOutputSerializer(AdminOnlyFieldsMixin, serializers.Serializer):
+    # A payload holds labellers' emails, task data and annotations of any campaign: admins only.
+    admin_only_fields = ("payload",)
+
     id = serializers.IntegerField()
     source = serializers.CharField()
     action = serializers.CharField()
@@ -62,7 +75,7 @@ class WebhookEventOutputSerializer(serializers.Serializer):
     error = serializers.CharField()
     received_at = serializers.DateTimeField()
     processed_at = serializers.DateTimeField(allow_null=True)
-    payload = serializers.JSONField()
+    payload = serializers.JSONField(allow_null=True, help_text="Admins only; null for other roles.")
 
 
 class WebhookEventListApi(APIView):
@@ -162,7 +175,7 @@ class SignedImageFileApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={(200, "image/*"): bytes})
+    @extend_schema(responses={(200, "image/*"): bytes, 403: ErrorSerializer})  # a bad or expired link
     def get(self, request, token: str):
         image_id = image_id_from_token(token)
         if image_id is None:

@@ -108,6 +108,11 @@ class LabelStudioClient:
             response = self.sdk.projects.import_tasks(id=project_id, request=tasks, return_task_ids=True)
         return list(response.task_ids or [])
 
+    def task_data_update(self, *, task_id: int, data: dict) -> None:
+        """Replace the task's data (Label Studio keeps its annotations and predictions)."""
+        with _answering("update a task"):
+            self.sdk.tasks.update(id=str(task_id), data=data)
+
     def prediction_create(self, *, task_id: int, result: list, score: float | None, model_version: str) -> None:
         with _answering("add a prediction"):
             self.sdk.predictions.create(task=task_id, result=result, score=score, model_version=model_version)

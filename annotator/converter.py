@@ -1,8 +1,9 @@
 """The one place masks and boxes cross the Label Studio boundary.
 
 Label Studio brush masks use its own RLE of a W×H×4 RGBA buffer (not COCO RLE); we encode with
-`label_studio_sdk.converter.brush.mask2rle` and decode with `decode_rle`. Rectangles travel as
-percentages of the image size; Flawmap stores pixel boxes.
+`label_studio_sdk.converter.brush.mask2rle` and decode with our own `_decode_rle` (the same format: the SDK's
+`decode_rle` first turns every input bit into a Python string, ~60 bytes a bit, so a long RLE took gigabytes and
+minutes). Rectangles travel as percentages of the image size; Flawmap stores pixel boxes.
 """
 
 from dataclasses import dataclass
@@ -44,8 +45,8 @@ def mask_to_rle(mask: np.ndarray) -> list[int]:
     return brush.mask2rle((np.asarray(mask) != 0).astype(np.uint8) * 255)
 
 
-# An encoder spends at most a few bytes per value (Label Studio's: under 2); more is not an RLE of this mask.
-MAX_RLE_BYTES_PER_VALUE = 8
+# Label Studio's encoder spends at most 14 bits on a value (a run of one); more is not an RLE of this mask.
+MAX_RLE_BYTES_PER_VALUE = 2
 
 
 def _check_rle(rle, *, width: int, height: int) -> None:
@@ -64,12 +65,55 @@ def _check_rle(rle, *, width: int, height: int) -> None:
                               f"{expected}")
 
 
+class _Bits:
+    """Reads big-endian bit fields of up to 32 bits, five bytes at a time (the SDK's reader makes a string per bit)."""
+
+    def __init__(self, values: list[int]):
+        self.data = bytearray(values)
+        self.end = len(self.data) * 8
+        self.data.extend(bytes(5))  # so that every read can take five bytes
+        self.pos = 0
+
+    def read(self, size: int) -> int:
+        pos = self.pos
+        if pos + size > self.end:
+            raise ConversionError("malformed brush RLE: it ends before its header's count of values")
+        self.pos = pos + size
+        first = pos >> 3
+        chunk = int.from_bytes(self.data[first:first + 5], "big")
+        return (chunk >> (40 - (pos & 7) - size)) & ((1 << size) - 1)
+
+
+def _decode_rle(rle: list[int]) -> np.ndarray:
+    """Label Studio's brush RLE → the flat RGBA values: a 32-bit count, 5 bits word size - 1, four 4-bit run-length
+    widths - 1; then groups of (1 bit: run or literals, 2 bits: which width, the length - 1, the value(s)).
+    Peak memory is the input as bytes plus the output (_check_rle has bounded both)."""
+    bits = _Bits(rle)
+    num = bits.read(32)
+    word_size = bits.read(5) + 1
+    if word_size > 8:
+        raise ConversionError(f"malformed brush RLE: {word_size}-bit values do not fit a byte")
+    widths = [bits.read(4) + 1 for _ in range(4)]
+    out = np.zeros(num, dtype=np.uint8)
+    i = 0
+    while i < num:
+        is_run = bits.read(1)
+        j = i + 1 + bits.read(widths[bits.read(2)])
+        if is_run:
+            out[i:j] = bits.read(word_size)  # a run past the end is cut, as the SDK does
+            i = j
+        elif j > num:
+            raise ConversionError(f"malformed brush RLE: values past its header's count of {num}")
+        else:
+            for k in range(i, j):
+                out[k] = bits.read(word_size)
+            i = j
+    return out
+
+
 def rle_to_mask(rle: list[int], *, width: int, height: int) -> np.ndarray:
     _check_rle(rle, width=width, height=height)
-    try:
-        flat = brush.decode_rle(rle)
-    except Exception as exc:  # the SDK raises bare errors on garbage input
-        raise ConversionError(f"malformed brush RLE: {exc}") from exc
+    flat = _decode_rle(rle)
     if flat.size != width * height * 4:
         raise ConversionError(f"brush RLE decodes to {flat.size} values, expected {width}x{height}x4")
     # Label Studio paints strokes with alpha; the RGB channels may be anything.
@@ -95,7 +139,11 @@ def pixel_box(value: dict, *, width: int, height: int) -> tuple[float, float, fl
 
 def _check_size(result: dict, width: int, height: int) -> None:
     ow, oh = result.get("original_width"), result.get("original_height")
-    if ow is not None and oh is not None and (int(ow), int(oh)) != (width, height):
+    if ow is None or oh is None:
+        return
+    if type(ow) is not int or type(oh) is not int:  # "40", 40.5, true or 1e999 are no image sizes
+        raise ConversionError(f"original_width and original_height must be integers, got {ow!r} and {oh!r}")
+    if (ow, oh) != (width, height):
         raise ConversionError(f"result was drawn on a {ow}x{oh} image but the Flawmap image is {width}x{height}")
 
 

@@ -5,7 +5,7 @@ from celery import shared_task
 
 from annotator.models import Campaign
 from annotator.services.events import webhook_event_process, webhook_events_process_stale
-from annotator.services.reconcile import campaign_reconcile
+from annotator.services.reconcile import campaign_reconcile_or_record
 
 
 @shared_task(name="annotator.process_webhook_event")
@@ -16,5 +16,7 @@ def process_webhook_event(event_id: int) -> str:
 @shared_task(name="annotator.reconcile_all")
 def reconcile_all() -> dict:
     stale = webhook_events_process_stale()
-    reports = {c.name: campaign_reconcile(campaign=c).as_dict() for c in Campaign.objects.exclude(ls_project_id=None)}
+    # One failing campaign is recorded (a failed event) and the others are still reconciled.
+    reports = {c.name: campaign_reconcile_or_record(campaign=c).as_dict()
+               for c in Campaign.objects.exclude(ls_project_id=None).order_by("pk")}
     return {"stale_events_processed": stale, "campaigns": reports}

@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from annotator.webhook_check import WebhookRejected, webhook_body_check, webhook_secret_check
+from backend.core.secrets import secrets_refuse_weak
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _json_response(status: int, body: dict) -> tuple[int, bytes]:
 
 
 class WebhookIngress:
-    def __init__(self, *, redis_url: str, stream: str, secret: str, header: str, max_bytes: int):
+    def __init__(self, *, redis_url: str, stream: str, secret: str, header: str, max_bytes: int, maxlen: int):
         if not redis_url:
             raise RuntimeError("the webhook ingress needs FLAWMAP_WEBHOOK_STREAM_URL or CELERY_BROKER_URL"
                                " (a Redis URL)")
@@ -43,6 +44,7 @@ class WebhookIngress:
         self.secret = secret.encode()
         self.header = header.lower().encode()
         self.max_bytes = max_bytes
+        self.maxlen = maxlen
         self._redis = None
 
     def redis(self):
@@ -94,7 +96,9 @@ class WebhookIngress:
         except WebhookRejected as exc:
             return _json_response(exc.status, {"detail": exc.detail})
         try:
-            entry_id = await self.redis().xadd(self.stream, {b"payload": body})
+            # Trimmed to about maxlen entries (whole nodes at a time, hence approximate: cheap) so that a stalled
+            # drain cannot fill Redis; reconcile recovers what was trimmed before it was recorded.
+            entry_id = await self.redis().xadd(self.stream, {b"payload": body}, maxlen=self.maxlen, approximate=True)
         except (aioredis.RedisError, OSError) as exc:
             logger.error("webhook not queued (%s); the reconcile job will pick the annotation up", exc)
             return _json_response(503, {"detail": "webhook queue unavailable"})
@@ -115,10 +119,13 @@ class WebhookIngress:
 
 # Django's settings, read the normal way (no app is loaded: nothing else of Django runs in the request path).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+# uvicorn runs no system checks: refuse a missing or placeholder secret before serving (backend/core/secrets.py).
+secrets_refuse_weak(process="the webhook ingress")
 app = WebhookIngress(
     redis_url=settings.FLAWMAP_WEBHOOK_STREAM_URL,
     stream=settings.FLAWMAP_WEBHOOK_STREAM,
     secret=settings.LABEL_STUDIO_WEBHOOK_SECRET,
     header=settings.LABEL_STUDIO_WEBHOOK_HEADER,
     max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES,
+    maxlen=settings.FLAWMAP_WEBHOOK_STREAM_MAXLEN,
 )

@@ -75,7 +75,7 @@ from webhook_servers import (
     wait_worker_ready,
 )
 
-SECRET = "flawmap-bench-webhook-secret"
+SECRET = "flawmap-bench-webhook-secret-32-characters-or-more"  # shorter ones are refused
 
 
 def server_settings() -> dict[str, str]:

@@ -16,6 +16,7 @@ from annotator.services.intake import (
     ls_annotation_delete,
     ls_users_link,
 )
+from annotator.webhook_payload import WebhookPayloadInvalid, json_without_nul, webhook_payload_check
 from backend.core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -34,10 +35,21 @@ def _project_id(payload: dict) -> int | None:
 @transaction.atomic
 def webhook_event_record(*, payload: dict, source: str = WebhookEvent.Source.WEBHOOK,
                          delivery_id: str | None = None) -> WebhookEvent:
-    return WebhookEvent.objects.create(
-        source=source, action=str(payload.get("action") or "")[:60], ls_project_id=_project_id(payload),
-        payload=payload, delivery_id=delivery_id,
-    )
+    """Store a delivery: pending when its payload passes `webhook_payload_check`, else failed with the reason
+    (the caller queues only pending ones). NUL characters are removed first; PostgreSQL cannot store them."""
+    action = str(payload.get("action") or "").replace("\x00", "")[:60]
+    failed = {"source": source, "action": action, "delivery_id": delivery_id, "status": WebhookEvent.Status.FAILED,
+              "processed_at": timezone.now()}
+    try:
+        payload = json_without_nul(payload)
+    except WebhookPayloadInvalid as exc:  # too deep to store: the action is all that is kept
+        return WebhookEvent.objects.create(**failed, payload={"action": action}, error=f"invalid payload: {exc}")
+    try:
+        webhook_payload_check(payload)
+    except WebhookPayloadInvalid as exc:  # kept whole for the operator; no column gets its out-of-range ids
+        return WebhookEvent.objects.create(**failed, payload=payload, error=f"invalid payload: {exc}")
+    return WebhookEvent.objects.create(source=source, action=action, ls_project_id=_project_id(payload),
+                                       payload=payload, delivery_id=delivery_id)
 
 
 def _apply(event: WebhookEvent) -> int:

@@ -7,9 +7,10 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from annotator.client import LabelStudioClient, ls_client
+from annotator.client import LabelStudioClient, LsTask, ls_client
 from annotator.converter import LSRegion, labels_to_results
 from annotator.models import Campaign, CampaignTask
+from annotator.services.links import IMAGE_ID_FIELD, ls_task_image_link_refresh
 from annotator.signing import image_signed_url
 from backend.annotations.models import Annotation
 from backend.core.blobs import blob_read
@@ -17,8 +18,6 @@ from backend.core.cli import ProgressCallback
 from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage
 from backend.jobs.services import job_create
-
-IMAGE_ID_FIELD = "flawmap_image_id"
 
 
 @dataclass
@@ -61,13 +60,13 @@ def prediction_for(image: GeneratedImage) -> tuple[dict | None, Annotation | Non
     return prediction, max(annotations, key=lambda a: (a.created_at, a.pk))
 
 
-def _tasks_already_in_project(ls: LabelStudioClient, project_id: int) -> dict[int, int]:
-    """flawmap image id → task id for every task of the project (catches tasks we lost track of)."""
+def _tasks_already_in_project(ls: LabelStudioClient, project_id: int) -> dict[int, LsTask]:
+    """flawmap image id → task for every task of the project (catches tasks we lost track of)."""
     found = {}
     for task in ls.tasks(project_id=project_id):
         image_id = task.data.get(IMAGE_ID_FIELD)
         if isinstance(image_id, int):
-            found.setdefault(image_id, task.id)
+            found.setdefault(image_id, task)
     return found
 
 
@@ -93,8 +92,10 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
         raise ApplicationError(f"unknown image id(s): {missing[:10]}")
 
     upstream = _tasks_already_in_project(ls, campaign.ls_project_id)
-    adopted = [CampaignTask(campaign=campaign, image_id=i, ls_task_id=upstream[i]) for i in wanted if i in upstream]
+    adopted = [CampaignTask(campaign=campaign, image_id=i, ls_task_id=upstream[i].id) for i in wanted if i in upstream]
     CampaignTask.objects.bulk_create(adopted, ignore_conflicts=True)
+    for task in adopted:  # an adopted task may carry a link signed long ago: pushing it again signs a fresh one
+        ls_task_image_link_refresh(ls=ls, task=upstream[task.image_id])
     report.already_there += len(adopted)
     todo = [images[i] for i in wanted if i not in upstream]
 

@@ -10,7 +10,6 @@ than an acknowledgement, and on a small machine they would slow the acks Label S
 So it waits until no delivery has arrived for a quiet spell, but never lets the oldest wait past a bound.
 """
 
-import json
 import logging
 import os
 import socket
@@ -19,14 +18,18 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from annotator import tasks
 from annotator.models import WebhookEvent
 from annotator.services.events import webhook_event_record
+from annotator.webhook_check import WebhookRejected, webhook_body_check
 
 logger = logging.getLogger(__name__)
 
 GROUP = "flawmap-drain"
+# An entry handed out this often was never acknowledged: each drainer that took it died on it.
+MAX_DELIVERIES = 5
 
 
 @dataclass
@@ -55,21 +58,32 @@ def _ensure_group(client: redis.Redis, stream: str) -> None:
 
 
 def _record(entry_id: str, fields: dict) -> WebhookEvent | None:
-    """Store one entry as a pending WebhookEvent; None when it was stored before."""
-    payload = json.loads(fields[b"payload"])  # the ingress only queues JSON objects with an action
+    """Store one entry as a WebhookEvent (failed when its payload is invalid); None when it was stored before."""
+    try:  # the ingress ran the same check; an entry from elsewhere (or an older ingress) may not pass it
+        payload = webhook_body_check(body=fields[b"payload"], max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES)
+    except WebhookRejected as exc:
+        raise ValueError(exc.detail) from None
     with transaction.atomic():
         if WebhookEvent.objects.filter(delivery_id=entry_id).exists():
             return None
         event = webhook_event_record(payload=payload, delivery_id=entry_id)
-        transaction.on_commit(lambda: _enqueue(event.pk))
+        if event.status == WebhookEvent.Status.PENDING:
+            transaction.on_commit(lambda: _enqueue(event.pk))
     return event
 
 
 @transaction.atomic
 def _record_unreadable(entry_id: str, fields: dict, error: str) -> None:
-    raw = fields.get(b"payload", b"")[:10_000].decode("utf-8", errors="replace")
+    raw = fields.get(b"payload", b"")[:10_000].decode("utf-8", errors="replace").replace("\x00", "")
     WebhookEvent.objects.get_or_create(delivery_id=entry_id, defaults={
-        "action": "", "payload": {"raw": raw}, "status": WebhookEvent.Status.FAILED, "error": error})
+        "action": "", "payload": {"raw": raw}, "status": WebhookEvent.Status.FAILED,
+        "error": error.replace("\x00", "")[:2000], "processed_at": timezone.now()})
+
+
+def _deliveries(client: redis.Redis, stream: str, entry_id: str) -> int:
+    """How often the group has handed this entry out (XAUTOCLAIM counts as one)."""
+    pending = client.xpending_range(stream, GROUP, min=entry_id, max=entry_id, count=1)
+    return int(pending[0]["times_delivered"]) if pending else 0
 
 
 def _enqueue(event_id: int) -> None:
@@ -99,24 +113,41 @@ def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim
         for _, items in read or []:
             entries.extend(items)
     report = DrainReport()
+    claimed_ids = {_id_str(raw_id) for raw_id, _ in claimed}
     for raw_id, fields in entries:
         entry_id = _id_str(raw_id)
-        if not fields:  # deleted while pending: nothing left to record
+        if not fields:  # deleted (or trimmed past FLAWMAP_WEBHOOK_STREAM_MAXLEN) while pending: nothing to record
             client.xack(stream, GROUP, entry_id)
             continue
-        try:
-            event = _record(entry_id, fields)
-        except (ValueError, KeyError) as exc:  # not what the ingress writes: kept as a failed event
-            _record_unreadable(entry_id, fields, f"unreadable stream entry: {exc.__class__.__name__}: {exc}")
+        if entry_id in claimed_ids and _deliveries(client, stream, entry_id) > MAX_DELIVERIES:
+            # Every drainer that took it died before acknowledging (killed while recording it): stop the cycle.
+            _record_unreadable(entry_id, fields, f"gave up after {MAX_DELIVERIES} deliveries: each drainer that "
+                                                 "took this entry stopped before recording it")
             report.rejected += 1
         else:
-            if event is None:
-                report.duplicates += 1
-            else:
-                report.recorded += 1
+            _record_one(entry_id, fields, report)
         client.xack(stream, GROUP, entry_id)
         client.xdel(stream, entry_id)
     return report
+
+
+def _record_one(entry_id: str, fields: dict, report: DrainReport) -> None:
+    """Record one entry whatever it holds: a failure is this entry's (a failed event), never the next one's.
+    Only when even the failed event cannot be written (the database is down) does the error propagate, leaving
+    the entry unacknowledged for the next drain."""
+    try:
+        event = _record(entry_id, fields)
+    except Exception as exc:  # bad JSON, or a value the database refuses (DataError, IntegrityError)
+        logger.warning("webhook stream entry %s stored as a failed event: %s", entry_id, exc)
+        _record_unreadable(entry_id, fields, f"unreadable stream entry: {exc.__class__.__name__}: {exc}")
+        report.rejected += 1
+        return
+    if event is None:
+        report.duplicates += 1
+    elif event.status == WebhookEvent.Status.FAILED:
+        report.rejected += 1
+    else:
+        report.recorded += 1
 
 
 def _entry_ms(entry_id: bytes | str) -> int:

@@ -19,7 +19,7 @@ from backend.annotations.models import Annotation, MaskLabel
 from tests.annotator.test_intake import campaign, payload, task  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "ingress-test-secret"
+SECRET = "ingress-test-secret-of-at-least-32-characters"  # the ingress refuses shorter ones
 PATH = "/api/labelstudio/webhook/"
 
 
@@ -33,10 +33,12 @@ def _redis_url() -> str:
     return os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
 
 
-def _start_ingress(stream: str, redis_url: str, max_bytes: int = 100_000) -> tuple[subprocess.Popen, str]:
+def _start_ingress(stream: str, redis_url: str, max_bytes: int = 100_000,
+                   maxlen: int = 100_000) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "LABEL_STUDIO_WEBHOOK_SECRET": SECRET, "FLAWMAP_WEBHOOK_STREAM_URL": redis_url,
-           "FLAWMAP_WEBHOOK_STREAM": stream, "FLAWMAP_WEBHOOK_MAX_BYTES": str(max_bytes)}
+           "FLAWMAP_WEBHOOK_STREAM": stream, "FLAWMAP_WEBHOOK_MAX_BYTES": str(max_bytes),
+           "FLAWMAP_WEBHOOK_STREAM_MAXLEN": str(maxlen)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "annotator.webhook_ingress:app", "--host", "127.0.0.1", "--port", str(port),
          "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"],

@@ -3,9 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator.models import Campaign
-from annotator.services.reconcile import campaign_reconcile
+from annotator.services.reconcile import campaign_reconcile_or_record
 from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
-from backend.core.exceptions import ApplicationError
 
 
 class Command(BaseCommand):
@@ -21,14 +20,16 @@ class Command(BaseCommand):
             campaigns = campaigns.filter(name=project)
             if not campaigns.exists():
                 raise CommandError(f"no provisioned campaign named {project!r}")
-        failed = 0
+        failed, broken = 0, []
         for campaign in campaigns:
-            try:
-                with progress_bar(desc=f"reconcile {campaign.name}", unit="task", quiet=options["quiet"]) as bar:
-                    report = campaign_reconcile(campaign=campaign, on_progress=progress_callback(bar))
-            except ApplicationError as exc:
-                raise CommandError(f"{campaign.name}: {exc.message}") from exc
+            with progress_bar(desc=f"reconcile {campaign.name}", unit="task", quiet=options["quiet"]) as bar:
+                # a campaign that fails is reported, and the next one is still reconciled
+                report = campaign_reconcile_or_record(campaign=campaign, on_progress=progress_callback(bar))
+            if report.error:
+                broken.append(f"{campaign.name}: {report.error}")
             failed += report.failed
             self.stdout.write(json.dumps({"campaign": campaign.name, **report.as_dict()}))
         if failed:
             self.stderr.write(f"{failed} annotation(s) could not be stored; see /api/labelstudio/events/?status=failed")
+        if broken:
+            raise CommandError(f"{len(broken)} campaign(s) not reconciled: " + "; ".join(broken))

@@ -57,7 +57,8 @@ class Command(BaseCommand):
                 report = webhook_stream_drain(count=batch, block_ms=None if once else 1000, client=client)
                 total += report.recorded
                 if report.rejected:
-                    self.stderr.write(f"{report.rejected} unreadable stream entries stored as failed events")
+                    self.stderr.write(f"{report.rejected} deliveries stored as failed events "
+                                      "(see /api/labelstudio/events/?status=failed)")
                 if once and not (report.recorded or report.duplicates or report.rejected):
                     break
         except RuntimeError as exc:
