@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from dev_secrets import dev_secrets_ensure  # scripts/ is on the path: this file's folder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,6 +65,12 @@ def main(argv: list[str]) -> int:
     if not argv:
         raise SystemExit("usage: with_test_services.py -- COMMAND [ARGS...]")
     env = dict(os.environ)
+    # Tests run with DEBUG off, so every process they start (runserver, workers, the ingress, manage.py) needs real
+    # secrets: this machine's random ones (var/dev-secrets.env, written once), handed down in the environment so
+    # that subprocesses with their own FLAWMAP_VAR_DIR get them too. Secrets set in the environment win.
+    for name, value in dev_secrets_ensure().items():
+        if not env.get(name):
+            env[name] = value
     cleanups = []
     workdir = Path(tempfile.mkdtemp(prefix="flawmap-services-", dir=ROOT / "var" if (ROOT / "var").is_dir() else None))
     try:

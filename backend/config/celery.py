@@ -22,3 +22,11 @@ def _refuse_a_worker_without_a_broker(**kwargs) -> None:
     if app.conf.broker_url.startswith("memory://"):
         # SystemExit, not an exception: Celery logs a signal handler's exception and starts anyway.
         raise SystemExit("CELERY_BROKER_URL is not set: a Celery worker needs a broker (e.g. redis://HOST:6379/0)")
+
+
+@worker_init.connect
+def _refuse_a_worker_with_known_secrets(**kwargs) -> None:
+    # Workers run no system checks; a worker signs image links and records webhook deliveries.
+    from backend.core.secrets import secrets_refuse_weak  # Django's settings are configured by now
+
+    secrets_refuse_weak(process="the Celery worker")

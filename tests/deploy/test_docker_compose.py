@@ -46,6 +46,8 @@ APP_ENV_VARS = {
     "LABEL_STUDIO_API_KEY",
     "LABEL_STUDIO_WEBHOOK_SECRET",
     "FLAWMAP_PUBLIC_URL",
+    "FLAWMAP_HTTPS",
+    "FLAWMAP_SECURE_PROXY_SSL_HEADER",
 }
 
 REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "worker-gpu", "beat", "labelstudio",
@@ -141,7 +143,7 @@ def test_compose_config_is_valid_with_required_vars(tmp_path):
 
 
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
-@pytest.mark.parametrize("secret", ["POSTGRES_PASSWORD", "DJANGO_SECRET_KEY"])
+@pytest.mark.parametrize("secret", ["POSTGRES_PASSWORD", "DJANGO_SECRET_KEY", "LABEL_STUDIO_WEBHOOK_SECRET"])
 def test_compose_config_requires_production_secrets(tmp_path, secret, value):
     if value is None:
         result = _run_compose(tmp_path, "config", "-q", drop=[secret])
@@ -156,6 +158,18 @@ def test_compose_config_requires_production_secrets(tmp_path, secret, value):
     assert re.search(rf"\b{secret} is required|required variable {secret}\b", message), output
     others = set(REQUIRED_SECRETS) - {secret}
     assert not any(f"{other} is required" in message for other in others), output
+
+
+def test_compose_refuses_a_copied_env_example(tmp_path):
+    """.env.example leaves every production secret empty (no `change-me` that `:?` would accept)."""
+    example = (REPO_ROOT / ".env.example").read_text()
+    for secret in REQUIRED_SECRETS:
+        assert re.search(rf"^{secret}=$", example, re.M), f"{secret} must be empty in .env.example"
+    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
+    env.update({"HOME": str(tmp_path), "PYTHONWARNINGS": "ignore"})
+    result = subprocess.run([_docker_compose(), "-f", str(COMPOSE_FILE), "--env-file", str(REPO_ROOT / ".env.example"),
+                             "config", "-q"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "is required" in result.stdout + result.stderr, result.stderr
 
 
 def test_compose_config_interpolates_app_environment(tmp_path):

@@ -43,9 +43,11 @@ def demo_env(tmp_path_factory):
            if not k.startswith(("LABEL_STUDIO_", "FLAWMAP_")) and k != "DJANGO_SETTINGS_MODULE"}
     # Set empty rather than removed: a developer's .env would fill a missing variable back in (the real environment
     # wins over it), and the embedded defaults are what this test is about.
+    # No secrets either: `make demo` writes random ones to the new var folder (scripts/dev_secrets.py).
     env.update({name: "" for name in ("DATABASE_URL", "CELERY_BROKER_URL", "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY",
                                       "FLAWMAP_MEDIA_ROOT", "FLAWMAP_STORAGE", "FLAWMAP_LABELSTUDIO_DATA_DIR",
-                                      "FLAWMAP_LABELSTUDIO_ENV_FILE")})
+                                      "FLAWMAP_LABELSTUDIO_ENV_FILE", "DJANGO_SECRET_KEY",
+                                      "LABEL_STUDIO_WEBHOOK_SECRET")})
     env.update({
         "FLAWMAP_VAR_DIR": str(var),
         "FLAWMAP_LABELSTUDIO_PORT": str(_free_port()),

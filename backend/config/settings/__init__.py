@@ -12,5 +12,6 @@ from backend.config.settings.jobs import *  # noqa: F401,F403
 from backend.config.settings.labelstudio import *  # noqa: F401,F403
 from backend.config.settings.ml import *  # noqa: F401,F403
 from backend.config.settings.quality import *  # noqa: F401,F403
+from backend.config.settings.security import *  # noqa: F401,F403
 from backend.config.settings.storage import *  # noqa: F401,F403
 from backend.config.settings.vlm import *  # noqa: F401,F403

@@ -1,7 +1,9 @@
-from backend.config.settings.env import VAR_DIR, env
+from backend.config.settings.env import VAR_DIR, dev_secret, env
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-dev-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# With DEBUG off a missing, short or placeholder key stops every process (backend/core/secrets.py); the fixed
+# fallback only serves DEBUG runs on a machine without var/dev-secrets.env (`make dev-secrets`).
+SECRET_KEY = dev_secret("DJANGO_SECRET_KEY") or ("insecure-debug-only-key" if DEBUG else "")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 # Absolute base URL other systems (Label Studio) use to reach Flawmap.
 FLAWMAP_PUBLIC_URL = env.str("FLAWMAP_PUBLIC_URL", default="http://127.0.0.1:8000")
@@ -34,6 +36,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: a body over its route's limit is a 413 unread (backend/core/request_limits.py).
+    "backend.core.request_limits.RequestBodyLimitMiddleware",
     # Static files (the API docs' Swagger UI) from the same process, under runserver and gunicorn alike.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -16,6 +16,9 @@ if _dotenv.is_file():
 # Runtime state (SQLite db, local blobs, test servers) lives here; it is git-ignored.
 # (An empty value counts as unset, so a copied .env.example keeps the defaults.)
 VAR_DIR = Path(env.str("FLAWMAP_VAR_DIR", default="") or BASE_DIR / "var")
+# Random local secrets that `make` and the test harness write once (scripts/dev_secrets.py): the settings' last
+# source for DJANGO_SECRET_KEY and LABEL_STUDIO_WEBHOOK_SECRET, after the environment and .env.
+DEV_SECRETS_FILE = VAR_DIR / "dev-secrets.env"
 
 
 def read_env_file(path: str | os.PathLike) -> dict[str, str]:
@@ -35,3 +38,11 @@ def read_env_file(path: str | os.PathLike) -> dict[str, str]:
             value = value[1:-1]
         values[key.strip()] = value
     return values
+
+
+def dev_secret(name: str) -> str:
+    """`name` from the environment (or .env), else from DEV_SECRETS_FILE, else ""."""
+    value = env.str(name, default="")
+    if not value and DEV_SECRETS_FILE.is_file():
+        value = read_env_file(DEV_SECRETS_FILE).get(name, "")
+    return value
