@@ -10,7 +10,7 @@ setting = $(or $($(1)),$(shell sed -n 's/^\(export \)\{0,1\}$(1)=//p' .env 2>/de
 # Runtime state (SQLite, blobs, Label Studio, demo data): FLAWMAP_VAR_DIR, as the settings read it.
 VAR := $(call setting,FLAWMAP_VAR_DIR,var)
 
-.PHONY: install system-deps demo test lint serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
+.PHONY: install system-deps dev-secrets demo test fuzz lint serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
 
 install: system-deps $(INSTALLED)
 
@@ -28,7 +28,12 @@ $(INSTALLED): requirements.txt requirements-ml.txt scripts/install_mmcv.sh
 system-deps:
 	bash scripts/install_system_deps.sh
 
-migrate: install
+# With DJANGO_DEBUG off Flawmap refuses to start without real secrets; a local setup gets random ones, written to
+# $(VAR)/dev-secrets.env once (the environment and .env win over it). Every target that runs the app makes it first.
+dev-secrets: install
+	@$(PY) scripts/dev_secrets.py >/dev/null
+
+migrate: install dev-secrets
 	$(PY) manage.py migrate --noinput
 
 # Embedded defaults: SQLite under $(VAR)/, blobs under $(VAR)/media, Celery tasks in-process.
@@ -42,8 +47,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
-test: install lint
+test: install lint dev-secrets
 	$(PY) scripts/with_test_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# schemathesis over /api/schema/ against a live server with a viewer's and an admin's token: no 5xx, no response
+# outside the schema (a few minutes; `make test` runs the same test, tests/security/test_api_fuzz.py, once).
+fuzz: install dev-secrets
+	$(PY) scripts/with_test_services.py -- $(PY) -m pytest -q tests/security/test_api_fuzz.py $(PYTEST_ARGS)
 
 # The web app and a Celery worker (needs CELERY_BROKER_URL; without it tasks run in-process).
 serve: migrate
@@ -59,10 +69,10 @@ webhook-ingress: migrate
 	$(PY) manage.py webhook_drain & trap "kill $$!" EXIT; \
 	$(VENV)/bin/uvicorn annotator.webhook_ingress:app --host 127.0.0.1 --port 8001 --loop uvloop --http httptools --no-access-log
 
-worker: install
+worker: install dev-secrets
 	$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO
 
-schema: install
+schema: install dev-secrets
 	mkdir -p "$(VAR)"
 	$(PY) manage.py spectacular --validate --file "$(VAR)/openapi.yml"
 

@@ -1,10 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotator import apis as labelstudio_apis
 from backend.analytics import apis as analytics_apis
 from backend.annotations import apis as annotation_apis
+from backend.core.throttles import login_throttled
 from backend.images import apis as image_apis
 from backend.jobs import apis as job_apis
 from backend.mlmodels import apis as model_apis
@@ -73,10 +75,16 @@ api = [
 ]
 
 urlpatterns = [
+    path("admin/login/", login_throttled(admin.site.login)),  # before admin/: the throttled form wins
     path("admin/", admin.site.urls),
+    # The login forms, with a limit on attempts per client (backend/core/throttles.py); the rest as before.
+    path("api-auth/login/", login_throttled(LoginView.as_view(template_name="rest_framework/login.html")),
+         name="login"),
     path("api-auth/", include("rest_framework.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("api/", include(api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+handler404 = "backend.core.api.not_found"

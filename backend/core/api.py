@@ -1,7 +1,8 @@
 """Small helpers the API views share."""
 
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -39,3 +40,11 @@ def upload_read(upload) -> bytes:
     if upload.size > settings.FLAWMAP_MAX_UPLOAD_BYTES:
         raise ApplicationError(f"{upload.name}: file is {upload.size} bytes, over FLAWMAP_MAX_UPLOAD_BYTES")
     return upload.read()
+
+
+def not_found(request, exception=None):
+    """Django's 404 for a URL no route matches (e.g. /api/images/-1/: `<int:>` takes digits only): JSON like
+    every other API error under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "not found"}, status=404)
+    return page_not_found(request, exception)

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from rest_framework import exceptions, status
@@ -17,6 +19,19 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class RoleRefused(ApplicationError):
+    """The user's role (or not owning the object) does not allow this write: 403 with the reason. Raised by
+    services whose rule depends on the data (whose pass, whose job), beyond what HasRole checks per view."""
+
+    status_code = 403
+
+
+class RequestTooLarge(ApplicationError):
+    """More bytes, images or pixels than one request may carry: 413 with the limit's name; split it."""
+
+    status_code = 413
+
+
 class ServiceUnavailable(ApplicationError):
     """A service Flawmap depends on (Label Studio, the broker) did not answer: 503, try again later."""
 
@@ -24,6 +39,9 @@ class ServiceUnavailable(ApplicationError):
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE): a 413, not a 400
+        exc = RequestTooLarge(f"request body or form fields over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "
+                              "(FLAWMAP_MAX_JSON_BYTES)")
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, ApplicationError):

@@ -162,6 +162,7 @@ class ImageListApi(APIView):
     """List images (filters, ordering by PAR) or ingest new ones (multipart)."""
 
     parser_classes = [MultiPartParser, FormParser]
+    request_body_limit = "FLAWMAP_MAX_UPLOAD_BYTES"  # all files of one ingest (backend/core/request_limits.py)
 
     class ImageIngestInputSerializer(serializers.Serializer):
         files = serializers.ListField(child=serializers.FileField(), min_length=1)
@@ -215,7 +216,9 @@ class ImageListApi(APIView):
         v = data.validated_data
         generator_ref = v["generator"]
         if generator_ref.isascii() and generator_ref.isdigit():
-            generator = get_or_404(generator_get(generator_id=int(generator_ref)), "generator")
+            generator = generator_get(generator_id=int(generator_ref))
+            if generator is None:  # a field of the body, not the URL: bad input (400), not a 404
+                raise ApplicationError(f"generator: no generator with id {generator_ref}")
         else:
             generator = generator_resolve(name=generator_ref, version=v.get("generator_version"))
         task = task_resolve(slug=v["task"])

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from backend.core.api import paginated_response
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
+from backend.core.throttles import ScopedThrottle
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.reward import BadImage, RewardInput, check_limits, rewards_compute
 from backend.mlmodels.selectors import model_version_list
@@ -21,13 +22,14 @@ class ModelVersionOutputSerializer(serializers.Serializer):
     version = serializers.CharField()
     status = serializers.CharField()
     config_name = serializers.CharField()
-    checkpoint_sha256 = serializers.CharField(source="checkpoint.sha256", default=None)
-    checkpoint_size = serializers.IntegerField(source="checkpoint.size", default=None)
+    config_trusted = serializers.BooleanField()  # an admin admitted a config not shipped with Flawmap
+    checkpoint_sha256 = serializers.CharField(source="checkpoint.sha256", default=None, allow_null=True)
+    checkpoint_size = serializers.IntegerField(source="checkpoint.size", default=None, allow_null=True)
     metrics = serializers.JSONField()
     dataset_version = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
-    promoted_at = serializers.DateTimeField()
-    retired_at = serializers.DateTimeField()
+    promoted_at = serializers.DateTimeField(allow_null=True)
+    retired_at = serializers.DateTimeField(allow_null=True)
 
     def get_dataset_version(self, obj) -> dict | None:
         return obj.trained_on or None
@@ -72,10 +74,14 @@ class RewardApi(APIView):
     classes the production VLM classifier finds, and reward = clip(1 - PAR - REWARD_LAMBDA * sum of the found
     artifacts' severity weights, -1, 1). multipart/form-data: `images` (one file per image, repeated, in
     batch order) and optionally `prompts` (one per image, same order; echoed back). Limits: REWARD_MAX_IMAGES
-    images and REWARD_MAX_BYTES bytes per request (413), REWARD_MAX_PIXELS per image (400). A bad image is a
-    400 naming its index and file name. 503 while there is no production segmenter or VLM. Nothing is stored."""
+    images, REWARD_MAX_BYTES bytes and REWARD_MAX_TOTAL_PIXELS pixels per request (413), REWARD_MAX_PIXELS per
+    image (400); FLAWMAP_THROTTLE_REWARD requests per user (429). A bad image is a 400 naming its index and file
+    name. 503 while there is no production segmenter or VLM. Nothing is stored."""
 
     write_role = Role.VIEWER  # a read: nothing is written
+    request_body_limit = "REWARD_MAX_BYTES"  # a larger body is a 413 before it is read (backend/core/request_limits.py)
+    throttle_classes = [ScopedThrottle]  # FLAWMAP_THROTTLE_REWARD per user: each call runs two models
+    throttle_scope = "reward"
 
     class RewardInputSerializer(serializers.Serializer):
         images = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)

@@ -39,8 +39,9 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
     if strategy == "diversity":
         labelled_features = [p.features for p in ImagePrediction.objects.filter(
             model_version=model, image__campaign_tasks__campaign=campaign).exclude(features=[])] or None
+    # No unlabelled image left: nothing to pick (the strategies would rank scores of nothing, or index past it).
     try:
-        order = select(
+        order = candidates and select(
             strategy, k=k, n=len(candidates), seed=seed,
             entropy=[p.entropy for p in preds] if preds else None,
             margin=[p.margin for p in preds] if preds else None,
