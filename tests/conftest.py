@@ -7,6 +7,25 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 
+def pytest_collection_modifyitems(items):
+    """Every transactional test (transaction=True, transactional_db, live_server) rolls back by serialization.
+
+    A transactional test ends with a flush, which empties the rows data migrations made (the role groups, the
+    taxonomy) and, unless serialized rollback is on, re-creates content types through post_migrate. The next
+    test then finds no `viewer` group, or a serialized test fails restoring content types that already exist;
+    which test broke depended on collection order. With every one serialized, each starts from the migrated
+    database and no flush re-runs post_migrate.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        kwargs = dict(marker.kwargs) if marker else {}
+        fixtures = getattr(item, "fixturenames", ())
+        transactional = kwargs.get("transaction") or "transactional_db" in fixtures or "live_server" in fixtures
+        if transactional and not kwargs.get("serialized_rollback"):
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
 def pytest_report_header(config):
     from django.conf import settings
 

@@ -75,7 +75,8 @@ api = [
 ]
 
 urlpatterns = [
-    path("admin/login/", login_throttled(admin.site.login)),  # before admin/: the throttled form wins
+    # Before admin/: the throttled form wins.
+    path("admin/login/", login_throttled(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     # The login forms, with a limit on attempts per client (backend/core/throttles.py); the rest as before.
     path("api-auth/login/", login_throttled(LoginView.as_view(template_name="rest_framework/login.html")),

@@ -34,6 +34,8 @@ TABLE = {
     # logout, and the dashboard's login: open to all.
     "login": {"GET": PUBLIC, "POST": PUBLIC, "PUT": PUBLIC},  # an empty form re-renders (200)
     "rest_framework:login": {"GET": PUBLIC, "POST": PUBLIC, "PUT": PUBLIC},
+    # The Django admin's login form, throttled like the others (the rest of admin/ is staff-only: see the test).
+    "admin-login": {"GET": PUBLIC},
     "rest_framework:logout": {"GET": (405,) * 6, "POST": PUBLIC},  # logout is POST only (Django 5)
     "dashboard:login": {
         # A logged-in user is sent on to the overview; an empty form re-renders for the anonymous one.
