@@ -153,7 +153,8 @@ def test_a_30_s_database_pause_during_a_job_does_not_get_it_reaped(on_private_br
                                                                    settings):
     settings.FLAWMAP_JOB_HEARTBEAT_TIMEOUT_SECONDS = 60  # the reaper's timeout must exceed the pause
     version = _export_version(annotator_user)
-    env = fault_worker_env(on_private_broker, fault_dirs, FLAWMAP_JOB_HEARTBEAT_SECONDS="1",
+    # Beats every 0.2 s: the heartbeat thread must hold its own connection before a fast export ends.
+    env = fault_worker_env(on_private_broker, fault_dirs, FLAWMAP_JOB_HEARTBEAT_SECONDS="0.2",
                            FLAWMAP_JOB_HEARTBEAT_TIMEOUT_SECONDS="60")
     worker = start_fault_worker(env, name="paused-db")
     wait_until_ready(worker)
