@@ -10,7 +10,7 @@ setting = $(or $($(1)),$(shell sed -n 's/^\(export \)\{0,1\}$(1)=//p' .env 2>/de
 # Runtime state (SQLite, blobs, Label Studio, demo data): FLAWMAP_VAR_DIR, as the settings read it.
 VAR := $(call setting,FLAWMAP_VAR_DIR,var)
 
-.PHONY: install system-deps dev-secrets demo test fuzz lint serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
+.PHONY: install system-deps dev-secrets demo test fuzz lint serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm bench-time-saved vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
 
 install: system-deps $(INSTALLED)
 
@@ -101,6 +101,10 @@ bench-rectify: install
 
 bench-vlm: install
 	$(PY) bench/vlm.py
+
+# The randomised pre-label holdout on simulated labellers: does its interval cover the known saving? (~6 s)
+bench-time-saved: install
+	$(PY) bench/time_saved.py
 
 # The VLM classifier end to end on demo data, offline on the CPU: a vlm-jsonl export of synthetic artifacts,
 # the tiny random-weight base, LoRA training, then the tuned-vs-base table on the test split (~2-4 min).

@@ -12,7 +12,7 @@ from annotator import tasks
 from annotator.models import WebhookEvent
 from annotator.selectors import campaign_get, campaign_list, webhook_event_list
 from annotator.services.events import webhook_event_record
-from annotator.services.provision import campaign_create_provisioned
+from annotator.services.provision import campaign_create_provisioned, campaign_prelabel_holdout_set
 from annotator.services.push import campaign_push_enqueue
 from annotator.services.reconcile import campaign_reconcile_enqueue
 from annotator.signing import image_id_from_token
@@ -99,6 +99,7 @@ class CampaignOutputSerializer(serializers.Serializer):
     ls_project_id = serializers.IntegerField(allow_null=True)
     ls_webhook_id = serializers.IntegerField(allow_null=True)
     reconciled_until = serializers.DateTimeField(allow_null=True)
+    prelabel_holdout = serializers.FloatField()
     label_studio_url = serializers.SerializerMethodField()
 
     def get_label_studio_url(self, obj) -> str | None:
@@ -115,6 +116,9 @@ class CampaignListApi(APIView):
         description = serializers.CharField(required=False, allow_blank=True, default="")
         generator = serializers.PrimaryKeyRelatedField(queryset=generator_list(), required=False,
                                                        allow_null=True, default=None)
+        prelabel_holdout = serializers.FloatField(
+            required=False, default=0.0, min_value=0.0, max_value=1.0,
+            help_text="Share of pushed tasks sent without the model's prediction (a randomised control).")
 
     @extend_schema(responses=CampaignOutputSerializer(many=True))
     def get(self, request):
@@ -130,9 +134,22 @@ class CampaignListApi(APIView):
 
 
 class CampaignDetailApi(APIView):
+    """A campaign; PATCH (admins) changes its pre-label holdout for the tasks pushed from then on."""
+
+    class CampaignUpdateInputSerializer(serializers.Serializer):
+        prelabel_holdout = serializers.FloatField(min_value=0.0, max_value=1.0)
+
     @extend_schema(responses=CampaignOutputSerializer)
     def get(self, request, campaign_id: int):
         return Response(CampaignOutputSerializer(get_or_404(campaign_get(campaign_id=campaign_id), "campaign")).data)
+
+    @extend_schema(request=CampaignUpdateInputSerializer, responses=CampaignOutputSerializer)
+    def patch(self, request, campaign_id: int):
+        campaign = get_or_404(campaign_get(campaign_id=campaign_id), "campaign")
+        data = self.CampaignUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = campaign_prelabel_holdout_set(campaign=campaign, **data.validated_data)
+        return Response(CampaignOutputSerializer(campaign).data)
 
 
 class CampaignPushApi(APIView):

@@ -15,11 +15,16 @@ class Campaign(models.Model):
     ls_webhook_id = models.PositiveIntegerField(null=True, blank=True)
     # Newest Label Studio `updated_at` the reconcile job has applied.
     reconciled_until = models.DateTimeField(null=True, blank=True)
+    # Share of pushed tasks sent without a prediction (chosen by annotator.holdout), so that the time pre-labels
+    # save can be measured against a randomised control instead of whichever images happened to have none.
+    prelabel_holdout = models.FloatField(default=0.0)
     # How its model is retrained as labels arrive is the learning loop's: learning.RetrainPolicy.
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=models.Q(prelabel_holdout__gte=0.0, prelabel_holdout__lte=1.0),
+                                              name="campaign_prelabel_holdout_is_a_share")]
 
     def __str__(self) -> str:
         return self.name
@@ -32,6 +37,11 @@ class CampaignTask(models.Model):
     image = models.ForeignKey(GeneratedImage, on_delete=models.CASCADE, related_name="campaign_tasks")
     ls_task_id = models.PositiveIntegerField(unique=True)
     prediction = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Decided once, at push: a later prediction for the image is never added to a held-out task.
+    prelabel_held_out = models.BooleanField(default=False)
+    # What Label Studio shows its labeller (Annotation.Prelabel); intake copies it onto the pass. Blank: not known
+    # (pushed before this was recorded, or a task adopted from the project as it was).
+    prelabel = models.CharField(max_length=10, choices=Annotation.Prelabel.choices, blank=True, default="")
     pushed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,12 +1,16 @@
 """Segmenter figures: inference speed (CPU, and GPU when present) and what the tiny config learns in 10 CPU-minutes.
 
     .venv/bin/python bench/segmenter.py speed      # CPU ms/image at 512², tiny and paper config; GPU figures too
+    .venv/bin/python bench/segmenter.py gpu        # the GPU section alone (what a lent GPU runs)
+    .venv/bin/python bench/segmenter.py gpu --smoke  # the same code on whatever device, tiny sizes, no figures
     .venv/bin/python bench/segmenter.py quality    # train tiny on a fresh synthetic set, IoU on its test split
     .venv/bin/python bench/segmenter.py all --json
 
 `speed` times the model forward the Predictor runs (normalised batch in, artifact probability out), after
-warm-up, median over repeats. On a GPU it adds the paper config's batch-16 inference ms/image (fp16 autocast,
-target ≤ 10 ms on an H100) and training iterations/s at batch 8 @512² (fp32 and fp16 autocast).
+warm-up, median over repeats. On a GPU (or with `gpu`) it adds the GPU section: the paper config's batch-16
+inference ms/image (fp32 and fp16 autocast, target ≤ 10 ms on an H100) and training iterations/s at batch 8
+@512² (`model.train_step` with the config's AdamW and paramwise decay: fp32 as the config says, and AMP fp16).
+Without a GPU the section is skipped with a line saying so. Figures go to bench/results/segmenter/WHAT.json.
 `quality` generates N synthetic images (ml.synthetic, seed --seed), trains the tiny config for --iters on the
 CPU, and prints the wall time and the test-split IoU. Target: ≥ 0.40 artifact IoU within 10 minutes.
 """
@@ -30,7 +34,12 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def build_model(config: str, device):
+RESULTS = ROOT / "bench" / "results" / "segmenter"
+
+
+def build_model(config: str, device, *, train_size: int | None = None):
+    """The config's network, randomly initialised (nothing is downloaded); `train_size` sets the square the data
+    preprocessor pads training batches to (the config's crop otherwise)."""
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
@@ -39,6 +48,9 @@ def build_model(config: str, device):
 
     register_all_modules(init_default_scope=True)
     cfg = load_config(config)
+    if train_size is not None:
+        cfg.model.data_preprocessor.size = (train_size, train_size)
+    cfg.model.pop("pretrained", None)
     model = MODELS.build(cfg.model)
     model.init_weights()
     return model.to(device), cfg
@@ -63,38 +75,88 @@ def time_forward(model, batch, repeats: int, warmup: int, *, autocast: bool = Fa
     return statistics.median(times)
 
 
-def time_training(model, batch_size: int, size: int, iters: int, warmup: int, *, autocast: bool) -> float:
-    """Training iterations per second (forward + loss + backward + AdamW step) on random data."""
+def time_training(config: str, device, *, batch_size: int, size: int, iters: int, warmup: int,
+                  amp: bool) -> float:
+    """Training iterations per second as the runner steps them (`model.train_step`: data preprocessor, losses,
+    backward, the config's optimiser with its paramwise decay), on synthetic uint8 images and 0/1 labels
+    already in memory (data loading is not timed). `amp`: mmengine's AmpOptimWrapper, fp16 (CUDA only)."""
     import torch
+    from mmengine.optim import build_optim_wrapper
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
 
-    device = next(model.parameters()).device
+    model, cfg = build_model(config, device, train_size=size)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01)
-    scaler = torch.amp.GradScaler(enabled=autocast)
-    inputs = torch.randn(batch_size, 3, size, size, device=device)
-    samples = []
+    wrapper = cfg.optim_wrapper.copy()
+    if amp:
+        wrapper.update(type="AmpOptimWrapper", dtype="float16")
+    optim_wrapper = build_optim_wrapper(model, wrapper)
+    generator = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
     for _ in range(batch_size):
+        inputs.append(torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=generator))
         sample = SegDataSample()
-        sample.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, size, size), device=device))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, size, size), generator=generator))
         sample.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size)))
         samples.append(sample)
+    data = dict(inputs=inputs, data_samples=samples)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     elapsed = 0.0
     for i in range(warmup + iters):
-        torch.cuda.synchronize()
+        sync()
         start = time.perf_counter()
-        with torch.autocast("cuda", dtype=torch.float16, enabled=autocast):
-            losses = model.loss(inputs, samples)
-            loss = sum(v for k, v in losses.items() if "loss" in k)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        torch.cuda.synchronize()
+        model.train_step(data, optim_wrapper)
+        sync()
         if i >= warmup:
             elapsed += time.perf_counter() - start
     return iters / elapsed
+
+
+def gpu_section(args) -> dict | None:
+    """The paper config on a GPU: inference ms/image at batch 16 (fp32, fp16 autocast) and training iterations/s
+    at batch 8 @512² (fp32, AMP). None, with a line saying so, when there is no CUDA GPU. `--smoke` runs the same
+    code at toy sizes on whatever device there is, to prove it before a GPU is lent (its numbers mean nothing)."""
+    import torch
+
+    from ml.segmentation.config import PAPER_CONFIG
+
+    cuda = torch.cuda.is_available()
+    if not cuda and not args.smoke:
+        log("no CUDA GPU: GPU section skipped (GPU figures not measured)")
+        return None
+    device = torch.device("cuda" if cuda else "cpu")
+    if args.smoke:
+        size, infer_batch, train_batch, warmup, iters = 128, 2, 2, 1, 1
+    else:
+        size, infer_batch, train_batch, warmup, iters = 512, 16, 8, args.gpu_warmup, args.gpu_iters
+    torch.backends.cudnn.benchmark = True
+    g = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "config": PAPER_CONFIG, "size": size,
+         "inference_batch": infer_batch, "train_batch": train_batch, "warmup": warmup, "iters": iters,
+         "smoke": bool(args.smoke), "torch": torch.__version__}
+    model, _ = build_model(PAPER_CONFIG, device)
+    model = model.to(memory_format=torch.channels_last)
+    batch = torch.randn(infer_batch, 3, size, size, device=device).to(memory_format=torch.channels_last)
+    for label, autocast in (("fp32", False), ("fp16", True)):
+        seconds = time_forward(model, batch, repeats=iters, warmup=warmup, autocast=autocast)
+        g[f"paper_infer_b{infer_batch}_{label}_ms_per_image"] = round(seconds * 1000 / infer_batch, 2)
+    del model, batch
+    for label, amp in (("fp32", False), ("amp_fp16", True)):
+        if amp and not cuda:
+            g[f"paper_train_b{train_batch}_{label}_iters_per_s"] = None  # mmengine's AMP wrapper needs CUDA
+            continue
+        its = time_training(PAPER_CONFIG, device, batch_size=train_batch, size=size, iters=iters, warmup=warmup,
+                            amp=amp)
+        g[f"paper_train_b{train_batch}_{label}_iters_per_s"] = round(its, 3)
+        if cuda:
+            torch.cuda.empty_cache()
+    if cuda:
+        g["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    rows = [(k, v) for k, v in g.items() if k.startswith("paper_")]
+    log(f"GPU section ({g['device']}{', SMOKE: toy sizes, not figures' if args.smoke else ''}), {PAPER_CONFIG}:")
+    log(f"  {'figure':44s} {'value':>10s}")
+    for key, value in rows:
+        log(f"  {key:44s} {'-' if value is None else value:>10}")
+    return g
 
 
 def speed(args) -> dict:
@@ -111,26 +173,8 @@ def speed(args) -> dict:
         figures[f"cpu_{name}_ms_per_image"] = round(seconds * 1000, 1)
         log(f"CPU {name:5s} 512²: {seconds * 1000:8.1f} ms/image (batch 1, {torch.get_num_threads()} threads)")
     figures["cpu_paper_over_tiny"] = round(figures["cpu_paper_ms_per_image"] / figures["cpu_tiny_ms_per_image"], 2)
-    if not torch.cuda.is_available():
-        log("no CUDA GPU: GPU figures not measured")
-        figures["gpu"] = None
-        return figures
-    gpu = torch.device("cuda")
-    torch.backends.cudnn.benchmark = True
-    model, _ = build_model(PAPER_CONFIG, gpu)
-    model = model.to(memory_format=torch.channels_last)
-    batch = torch.randn(16, 3, 512, 512, device=gpu).to(memory_format=torch.channels_last)
-    g = {"name": torch.cuda.get_device_name(0)}
-    for label, autocast in (("fp32", False), ("fp16", True)):
-        seconds = time_forward(model, batch, repeats=20, warmup=5, autocast=autocast)
-        g[f"paper_b16_{label}_ms_per_image"] = round(seconds * 1000 / 16, 2)
-        log(f"GPU paper batch-16 512² {label}: {seconds * 1000 / 16:.2f} ms/image (target ≤ 10 ms)")
-    for label, autocast in (("fp32", False), ("fp16", True)):
-        model, _ = build_model(PAPER_CONFIG, gpu)
-        its = time_training(model, 8, 512, iters=20, warmup=5, autocast=autocast)
-        g[f"paper_train_b8_{label}_iters_per_s"] = round(its, 2)
-        log(f"GPU paper training batch 8 @512² {label}: {its:.2f} iters/s")
-    figures["gpu"] = g
+    if not args.no_gpu:
+        figures["gpu"] = gpu_section(args)
     return figures
 
 
@@ -165,22 +209,35 @@ def quality(args) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["speed", "quality", "all"], nargs="?", default="speed")
+    parser.add_argument("what", choices=["speed", "gpu", "quality", "all"], nargs="?", default="speed")
     parser.add_argument("--repeats", type=int, default=3, help="timed CPU forwards of the paper config")
     parser.add_argument("--n", type=int, default=400, help="synthetic images for `quality`")
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--iters", type=int, default=1500, help="tiny-config training iterations for `quality`")
     parser.add_argument("--seed", type=int, default=7, help="not the seed the config was tuned on (1)")
+    parser.add_argument("--no-gpu", action="store_true", help="`speed`/`all`: CPU figures only")
+    parser.add_argument("--gpu-iters", type=int, default=20, help="timed iterations/forwards of the GPU section")
+    parser.add_argument("--gpu-warmup", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true",
+                        help="`gpu`: run the GPU section's code at toy sizes on any device; writes no results")
+    parser.add_argument("--out", type=Path, help="results JSON (default bench/results/segmenter/WHAT.json)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if os.environ.get("CUDA_VISIBLE_DEVICES") is None and args.what == "quality":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the quality figure is a CPU figure
     figures = {}
+    if args.what == "gpu":
+        figures["gpu"] = gpu_section(args)
     if args.what in ("speed", "all"):
         figures["speed"] = speed(args)
     if args.what in ("quality", "all"):
         figures["quality"] = quality(args)
     print(json.dumps(figures, indent=None if args.json else 2))
+    out = args.out or (None if args.smoke or figures == {"gpu": None} else RESULTS / f"{args.what}.json")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+        log(f"figures written to {out}")
     return 0
 
 

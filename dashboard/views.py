@@ -15,6 +15,7 @@ from django.shortcuts import render
 from markdown_it import MarkdownIt
 
 from backend.core.roles import user_role
+from backend.mlmodels.selectors import promotion_decision_list, routing_table
 from dashboard import selectors
 from dashboard.charts import Bar, bar_chart, heatmap, histogram
 from datasets.datasheet import PAR_LABELS, datasheet_markdown
@@ -119,6 +120,11 @@ def labelling_time(request):
             {"group": name, "n": s["count"], "median": s["median_s"], "hours": round(s["total_hours"], 6)})
         for name, s in split if s["count"]
     ], title="Median seconds per pass, with and without a model pre-label")
+    trial = stats["randomised"]
+    # One table: overall first, then each generator and each task (labels say which).
+    trial["rows"] = [("overall", trial["overall"])] + [
+        (f"{key}: {row[key]}", row) for key, rows in (("generator", trial["by_generator"]), ("task", trial["by_task"]))
+        for row in rows]
     return _page(request, "labelling_time.html", "time", stats=stats, charts=charts, assisted_chart=assisted_chart)
 
 
@@ -134,7 +140,9 @@ def models(request):
     chart = heatmap("model-task-iou", [v["label"] for v in with_tasks], columns, cells, value_label="artifact IoU",
                     title="Test artifact IoU per model version and synthesis task") if with_tasks else None
     return _page(request, "models.html", "models", versions=versions, chart=chart,
-                 promotions=selectors.promotion_history())
+                 promotions=selectors.promotion_history(),
+                 # the promotion gate's verdicts and who serves what (dashboard/_promotions.html)
+                 decisions=promotion_decision_list(limit=30), routing=routing_table())
 
 
 @dashboard_page

@@ -22,6 +22,7 @@ from datasets.selectors import (
     version_list,
 )
 from datasets.services import dataset_create, dataset_version_delete, dataset_version_snapshot, export_request
+from datasets.splits import share_deviation
 
 
 class DatasetOutputSerializer(serializers.Serializer):
@@ -54,7 +55,13 @@ class VersionOutputSerializer(serializers.Serializer):
     note = serializers.CharField()
     manifest_hash = serializers.CharField()
     counts = serializers.JSONField()
+    split_deviation = serializers.SerializerMethodField(
+        help_text="Actual minus target share per split (0.012 = 1.2 points over target); empty while building.")
     created_at = serializers.DateTimeField()
+
+    def get_split_deviation(self, obj) -> dict[str, float]:
+        counts = obj.counts or {}  # versions built before it was stored: the same figure from their counts
+        return counts.get("split_deviation") or share_deviation(counts.get("splits", {}), obj.dataset.splits)
 
 
 class DatasetListApi(APIView):

@@ -6,6 +6,7 @@ from django.db.models import Sum
 
 from backend.annotations.models import Annotation, MaskLabel
 from datasets.models import DatasetVersion
+from datasets.splits import share_deviation
 
 PAR_BINS = [0.0, 1e-9, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0000001]
 PAR_LABELS = ["0", "(0, 1%)", "[1%, 5%)", "[5%, 10%)", "[10%, 20%)", "[20%, 50%)", "[50%, 100%]"]
@@ -29,6 +30,8 @@ def datasheet_markdown(version: DatasetVersion) -> str:
     dataset = version.dataset
     counts = version.counts
     splits = list(dataset.splits)
+    deviation = counts.get("split_deviation") or share_deviation(counts.get("splits", {}), dataset.splits)
+    kept = counts.get("split_differs", {}).get("count", "not recorded")
     par_by_annotation = dict(
         MaskLabel.objects.filter(annotation_id__in=items.exclude(annotation=None).values("annotation_id"))
         .values_list("annotation_id", "par")
@@ -61,7 +64,10 @@ def datasheet_markdown(version: DatasetVersion) -> str:
             ["label policy", dataset.label_policy], ["split group key", dataset.group_key],
             ["split shares", ", ".join(f"{k} {v:.0%}" for k, v in dataset.splits.items())],
         ]),
-        "## Items per split\n" + _table(splits, [[counts.get("splits", {}).get(s, 0) for s in splits]]),
+        "## Items per split\n" + _table(["", *splits], [
+            ["items", *(counts.get("splits", {}).get(s, 0) for s in splits)],
+            ["actual − target share, points", *(f"{deviation.get(s, 0) * 100:+.1f}" for s in splits)],
+        ]) + f"\n\nItems kept from the parent in a split other than their global one: {kept}.",
         "## Per generator\n" + strata("by_generator"),
         "## Per synthesis task\n" + strata("by_task"),
         "## PAR histogram per task\n" + _table(["task"] + PAR_LABELS, [

@@ -40,7 +40,8 @@ CHUNK = 500
 def export_items(version: DatasetVersion, *, only: Collection[str] | None = None) -> Iterator[ExportItem]:
     """Items in a stable order (by image content hash), fetched a chunk at a time; `only` keeps those images."""
     last = ""
-    base = DatasetItem.objects.filter(version=version).select_related("image__blob").order_by("image_sha256")
+    base = (DatasetItem.objects.filter(version=version)
+            .select_related("image__blob", "image__task", "image__generator").order_by("image_sha256"))
     if only is not None:
         base = base.filter(image_sha256__in=only)
     while True:

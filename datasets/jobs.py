@@ -1,4 +1,5 @@
-"""Dataset jobs (queue io): build a reserved version, write an export. Thin: ids in params, one service each."""
+"""Dataset jobs: build a reserved version, write an export (queue io), score a model on the benchmarks (gpu).
+Thin: ids in params, one service each."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from django.utils import timezone
 
 from backend.jobs.context import JobContext
 from backend.jobs.registry import job_handler
+from backend.mlmodels.models import ModelVersion
+from datasets.benchmarks import model_benchmarks_score
 from datasets.export_run import export_run
 from datasets.models import DatasetVersion, Export
 from datasets.services import dataset_version_build
@@ -43,3 +46,15 @@ def dataset_export_job(ctx: JobContext) -> dict:
     export = export_run(export=export, out=Path(ctx.params["out"]), confined=True, publishing=ctx.publishing)
     ctx.log(f"{export.version} as {export.format} -> {export.path}")
     return {"export": export.pk, "status": export.status, "path": export.path}
+
+
+@job_handler("benchmark_score", queue="gpu")
+def benchmark_score_job(ctx: JobContext) -> dict:
+    model = ModelVersion.objects.filter(pk=ctx.params["model_version_id"]).first()
+    if model is None:
+        return {"scores": [], "note": "the model version was deleted before it was scored"}
+    ctx.progress(0.0, f"scoring {model} on the benchmarks")
+    scores = model_benchmarks_score(model_version=model, progress=ctx.progress)
+    for score in scores:
+        ctx.log(f"{model} on {score.benchmark}: IoU {score.metrics['iou']} {score.metrics['iou_ci']}")
+    return {"model_version": model.pk, "scores": [score.pk for score in scores]}

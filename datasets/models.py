@@ -123,3 +123,49 @@ class Export(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class Benchmark(models.Model):
+    """A frozen test set for one scope: `global`, `generator:<name version>` or `task:<slug>`.
+
+    Built once from the images of the global test split that carry a human label; the list (image, the
+    annotation that was its truth, task, generator) never changes afterwards, so scores from different days
+    compare. A later relabel or new image makes a new benchmark, not a changed one.
+    """
+
+    scope = models.CharField(max_length=200, db_index=True)
+    name = models.CharField(max_length=200, unique=True)
+    # [{"image": id, "sha256": ..., "annotation": id, "mask_sha256": "" for "no artifacts", "task": slug,
+    #   "generator": "name version"}], by image content hash.
+    items = models.JSONField(default=list)
+    n_images = models.PositiveIntegerField()
+    min_images = models.PositiveIntegerField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scope", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BenchmarkScore(models.Model):
+    """One model version on one benchmark: the summary with its 95 % intervals, and per image the counts it
+    was summed from (so two models can be compared on the same images with a paired bootstrap)."""
+
+    model_version = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.CASCADE,
+                                      related_name="benchmark_scores")
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="scores")
+    # {"iou", "iou_ci": [lo, hi], "f1", "f1_ci", "n_images", "per_task": {slug: {"iou", "iou_ci", "f1", "f1_ci",
+    #  "n"}}, "per_generator": {...}}
+    metrics = models.JSONField(default=dict)
+    # [{"image", "task", "generator", "inter", "union", "tp", "fp", "fn"}] in the benchmark's order.
+    items = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["benchmark__scope", "benchmark_id"]
+        constraints = [models.UniqueConstraint(fields=["model_version", "benchmark"],
+                                               name="benchmarkscore_unique_model_benchmark")]

@@ -1,4 +1,4 @@
-"""Which images a dataset selects and which annotation stands for each (the label policy)."""
+"""Which images a dataset selects, which annotation stands for each (the label policy), which group each is in."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -7,7 +7,8 @@ from django.db.models import Prefetch, QuerySet
 
 from backend.annotations.models import Annotation
 from backend.images.models import GeneratedImage
-from datasets.models import Dataset
+from datasets.models import Dataset, DatasetItem, DatasetVersion
+from datasets.splits import global_split, group_hash, validate_shares
 
 CHUNK = 500
 
@@ -85,3 +86,60 @@ def selected(dataset: Dataset) -> Iterator[Choice]:
                 if not slugs & classes:
                     continue
             yield choice
+
+
+def group_sources(images: list[GeneratedImage]) -> dict[int, GeneratedImage]:
+    """Image id → the image whose group it joins: a fixed image's source (`fixed_from`, followed to the first
+    image that is not a fix), else itself. A fix and its source are near-duplicates: one split for both."""
+    source = {image.pk: image for image in images}
+    pending = {image.pk: image.fixed_from_id for image in images if image.fixed_from_id}
+    seen = {pk: {pk, parent} for pk, parent in pending.items()}  # a cycle of fixes ends where it started
+    while pending:
+        parents = GeneratedImage.objects.select_related("generator").in_bulk(set(pending.values()))
+        step = {}
+        for pk, parent_id in pending.items():
+            parent = parents.get(parent_id)
+            if parent is None:  # deleted meanwhile (fixed_from is SET_NULL): the last one found is the source
+                continue
+            source[pk] = parent
+            if parent.fixed_from_id and parent.fixed_from_id not in seen[pk]:
+                seen[pk].add(parent.fixed_from_id)
+                step[pk] = parent.fixed_from_id
+        pending = step
+    return source
+
+
+def group_value(image: GeneratedImage, group_key: str) -> str:
+    """The value whose hash names the image's group under `group_key` (pass the image's group source)."""
+    if group_key == Dataset.GroupKey.PROMPT and image.prompt.strip():
+        return "prompt:" + " ".join(image.prompt.lower().split())
+    if group_key == Dataset.GroupKey.SEED and image.seed is not None:
+        return f"seed:{image.generator.name}:{image.generator.version}:{image.seed}"
+    if group_key == Dataset.GroupKey.SOURCE and image.source_uri:
+        return "source:" + image.source_uri
+    return "image:" + image.blob_id  # content, not ids: the same set splits the same on any instance
+
+
+def split_disagreements(*, dataset: Dataset, seed: str, limit: int) -> dict:
+    """Items of existing versions (of any dataset) whose image `dataset` selects under another split than the
+    one they hold there: {"count", "train_test" (train on one side, test on the other), "items" (first `limit`
+    by image sha256)}. Zero when every version was built with global splits, this seed and the same group key
+    and shares; old versions keep their splits (they are immutable), so this is where they show."""
+    choices = list(selected(dataset))
+    sources = group_sources([choice.image for choice in choices])
+    shares = validate_shares(dataset.splits)
+    here = {choice.image.pk: global_split(group_hash(group_value(sources[choice.image.pk], dataset.group_key)),
+                                          shares=shares, seed=seed) for choice in choices}
+    found, ids = [], sorted(here)
+    for start in range(0, len(ids), CHUNK):
+        found += DatasetItem.objects.filter(
+            image_id__in=ids[start:start + CHUNK], version__status=DatasetVersion.Status.READY,
+        ).values_list("image_id", "image_sha256", "split", "version__dataset__name", "version__number")
+    differing = sorted((sha, image_id, split, name, number) for image_id, sha, split, name, number in found
+                       if split != here[image_id])
+    return {
+        "count": len(differing),
+        "train_test": sum(1 for _, image_id, split, _, _ in differing if {split, here[image_id]} == {"train", "test"}),
+        "items": [{"image_id": image_id, "image_sha256": sha, "version": f"{name}@v{number}", "split": split,
+                   "split_here": here[image_id]} for sha, image_id, split, name, number in differing[:limit]],
+    }

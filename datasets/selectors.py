@@ -1,7 +1,7 @@
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from backend.mlmodels.models import ModelVersion
-from datasets.models import Dataset, DatasetItem, DatasetVersion, Export
+from datasets.models import Benchmark, BenchmarkScore, Dataset, DatasetItem, DatasetVersion, Export
 
 
 def dataset_list() -> QuerySet[Dataset]:
@@ -76,3 +76,34 @@ def version_of_model(model_version: ModelVersion) -> DatasetVersion | None:
 
 def models_trained_on(*, version: DatasetVersion) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(trained_on__id=version.pk).order_by("created_at")
+
+
+def benchmark_list(*, scope: str | None = None) -> QuerySet[Benchmark]:
+    """Benchmarks without their frozen item lists (those can be long): scope, name, size, when."""
+    qs = Benchmark.objects.defer("items")
+    return qs.filter(scope=scope) if scope else qs
+
+
+def benchmark_get(*, name: str) -> Benchmark | None:
+    return Benchmark.objects.defer("items").filter(name=name).first()
+
+
+def benchmarks_visible_to(*, model_version: ModelVersion) -> QuerySet[Benchmark]:
+    """The benchmarks a model version is scored on: every one for a segmenter with weights; none for other kinds
+    (a VLM classifies boxes, it draws no masks to score)."""
+    if model_version.kind != ModelVersion.Kind.SEGMENTER or model_version.checkpoint_id is None:
+        return Benchmark.objects.none()
+    return Benchmark.objects.all()
+
+
+def benchmark_scores_of(*, model_version_ids) -> QuerySet[BenchmarkScore]:
+    """Scores of these model versions, with their benchmark, without the per-image rows."""
+    return (BenchmarkScore.objects.filter(model_version_id__in=model_version_ids).select_related("benchmark")
+            .defer("items", "benchmark__items").order_by("model_version_id", "benchmark__scope", "benchmark_id"))
+
+
+def with_benchmark_scores(models: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    """The model versions with their benchmark scores prefetched (one query for a page of them)."""
+    scores = (BenchmarkScore.objects.select_related("benchmark").defer("items", "benchmark__items")
+              .order_by("benchmark__scope", "benchmark_id"))
+    return models.prefetch_related(Prefetch("benchmark_scores", queryset=scores))

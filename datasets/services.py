@@ -4,6 +4,7 @@ import hashlib
 import json
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -23,11 +24,14 @@ from datasets.models import (
     Export,
     dataset_name_validator,
 )
-from datasets.selection import Choice, selected
+from datasets.selection import Choice, group_sources, group_value, selected
 from datasets.selectors import models_trained_on
-from datasets.splits import assign_splits, group_hash, split_report, validate_shares
+from datasets.splits import assign_splits, group_hash, share_deviation, split_report, validate_shares
 
 ITEM_BATCH = 1000
+# A version's counts list at most this many items that kept a split other than their global one (the count is
+# exact): counts travel with every version in the API's lists.
+SPLIT_DIFFERS_LISTED = 100
 
 
 def dataset_name_check(name: str) -> str:
@@ -66,17 +70,6 @@ def dataset_create(*, name: str, description: str = "", generators=(), tasks=(),
     dataset.generators.set(generators)
     dataset.tasks.set(tasks)
     return dataset
-
-
-def group_value(choice: Choice, group_key: str) -> str:
-    image = choice.image
-    if group_key == Dataset.GroupKey.PROMPT and image.prompt.strip():
-        return "prompt:" + " ".join(image.prompt.lower().split())
-    if group_key == Dataset.GroupKey.SEED and image.seed is not None:
-        return f"seed:{image.generator.name}:{image.generator.version}:{image.seed}"
-    if group_key == Dataset.GroupKey.SOURCE and image.source_uri:
-        return "source:" + image.source_uri
-    return "image:" + image.blob_id  # content, not ids: the same set splits the same on any instance
 
 
 def _regions(choice: Choice) -> list[dict]:
@@ -134,29 +127,35 @@ def dataset_version_build(*, version: DatasetVersion) -> DatasetVersion:
 
 def _build(version: DatasetVersion) -> None:
     dataset = version.dataset
-    rows: list[DatasetItem] = []
-    for choice in selected(dataset):
-        rows.append(DatasetItem(
-            version=version, image=choice.image, image_sha256=choice.image.blob_id, annotation=choice.annotation,
-            label_source=choice.source, mask_sha256=_mask_sha(choice), regions=_regions(choice),
-            group=group_hash(group_value(choice, dataset.group_key)),
-        ))
-    sizes: dict[str, int] = {}
-    for row in rows:
-        sizes[row.group] = sizes.get(row.group, 0) + 1
-    inherited = {}
-    if version.parent_id:
-        inherited = dict(version.parent.items.values_list("group", "split").distinct())
-    splits = assign_splits(sizes, shares=dataset.splits, inherited=inherited)
+    shares = validate_shares(dataset.splits)  # in train, val, test order (jsonb keeps its own key order)
+    choices = list(selected(dataset))
+    sources = group_sources([choice.image for choice in choices])
+    rows = [DatasetItem(
+        version=version, image=choice.image, image_sha256=choice.image.blob_id, annotation=choice.annotation,
+        label_source=choice.source, mask_sha256=_mask_sha(choice), regions=_regions(choice),
+        group=group_hash(group_value(sources[choice.image.pk], dataset.group_key)),
+    ) for choice in choices]
+    splits = assign_splits({row.group for row in rows}, shares=shares, seed=settings.FLAWMAP_SPLIT_SEED)
+    # Versions are immutable and a model's test set must not change under it: an item already in the parent
+    # keeps the parent's split even where it differs from its global one (an older seed or split rule); those
+    # are counted and listed. Every other item gets its global split.
+    inherited = dict(version.parent.items.values_list("image_id", "split")) if version.parent_id else {}
+    differs = []
     digest = hashlib.sha256()
     for row in sorted(rows, key=lambda r: r.image_sha256):
-        row.split = splits[row.group]
+        row.split = inherited.get(row.image_id, splits[row.group])
+        if row.split != splits[row.group]:
+            differs.append({"image_id": row.image_id, "image_sha256": row.image_sha256, "split": row.split,
+                            "global_split": splits[row.group]})
         digest.update(manifest_line(row).encode() + b"\n")
     DatasetItem.objects.bulk_create(rows, batch_size=ITEM_BATCH)
     images = {row.image_id: row.image for row in rows}
+    split_counts = {name: sum(1 for r in rows if r.split == name) for name in shares}
     version.counts = {
         "items": len(rows),
-        "splits": {name: sum(1 for r in rows if r.split == name) for name in dataset.splits},
+        "splits": split_counts,
+        "split_deviation": share_deviation(split_counts, shares),
+        "split_differs": {"count": len(differs), "items": differs[:SPLIT_DIFFERS_LISTED]},
         "label_sources": {s: sum(1 for r in rows if r.label_source == s) for s in ("human", "model", "")},
         "by_generator": split_report((str(images[r.image_id].generator), r.split) for r in rows),
         "by_task": split_report((images[r.image_id].task.slug, r.split) for r in rows),

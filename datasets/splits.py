@@ -1,16 +1,22 @@
-"""Split assignment that never moves an item and keeps shares on target.
+"""Global splits: a group's split is a pure function of its group key and the instance's split seed.
 
-Items are grouped by a group key (the image itself by default) and a group's split is inherited from
-the parent version whenever the group was seen before. New groups are ordered by a hash of their key
-and dealt out so that the *whole* version's split counts come as close to the target shares as the
-inherited items allow. The result depends only on the items and the parent, never on row order or
-database ids, so the same set gives the same splits on any instance.
+The group key's hash and FLAWMAP_SPLIT_SEED give a number u in [0, 1); u is compared with the cumulative
+target shares in the order test, val, train. Nothing else enters: not the other items, not row order, not the
+dataset or version, not database ids. So two datasets with the same group key and shares give every image
+they share the same split, on every instance with the same seed.
+
+Test takes the lowest buckets (u < test) and train the highest (u >= test + val): an item in test under shares
+A is in test under any shares B whose test share is at least A's. An item is train under A and test under B
+only if test_A + val_A <= u < test_B, which needs test_B > test_A + val_A: two datasets whose test shares are
+each at most the other's test + val share (any two with 10 % val and 10 % test, say) never put an item in
+train in one and in test in the other.
 """
 
 import hashlib
 from collections.abc import Iterable, Mapping
 
 SPLIT_ORDER = ("train", "val", "test")
+BUCKET_ORDER = ("test", "val", "train")  # from u = 0 up: see the module docstring for why test comes first
 
 
 def group_hash(value: str) -> str:
@@ -25,26 +31,40 @@ def validate_shares(shares: Mapping[str, float]) -> dict[str, float]:
     return {name: float(shares[name]) for name in SPLIT_ORDER if name in shares}
 
 
-def assign_splits(
-    groups: Mapping[str, int], *, shares: Mapping[str, float], inherited: Mapping[str, str]
-) -> dict[str, str]:
-    """groups: group hash → item count. inherited: group hash → split from the parent version.
+def bucket(group: str, *, seed: str) -> float:
+    """The group's place in [0, 1): the first 64 bits of sha256(seed:group)."""
+    return int(hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()[:16], 16) / 2**64
 
-    Returns group hash → split for every group.
-    """
+
+def global_split(group: str, *, shares: Mapping[str, float], seed: str) -> str:
+    """The split of a group (its hash from `group_hash`) under these shares and this seed."""
+    u = bucket(group, seed=seed)
+    edge, last = 0.0, ""
+    for name in BUCKET_ORDER:
+        share = shares.get(name, 0.0)
+        if share <= 0:
+            continue
+        edge += share
+        last = name
+        if u < edge:
+            return name
+    return last  # shares may sum to 1 - 1e-6: the top sliver belongs to the last split with a share
+
+
+def assign_splits(
+    groups: Iterable[str], *, shares: Mapping[str, float], seed: str
+) -> dict[str, str]:
+    """Group hash → its global split, for every group."""
     shares = validate_shares(shares)
-    result = {g: inherited[g] for g in groups if g in inherited}
-    counts = {name: 0 for name in shares}
-    for g, split in result.items():
-        counts[split] = counts.get(split, 0) + groups[g]
-    total = sum(groups.values())
-    for g in sorted(set(groups) - set(result)):  # hash order: a fixed pseudo-random order
-        # Give the group to the split furthest below its target once this group is counted.
-        size = groups[g]
-        split = max(shares, key=lambda s: (shares[s] * total - counts[s]) / size if size else 0)
-        result[g] = split
-        counts[split] += size
-    return result
+    return {g: global_split(g, shares=shares, seed=seed) for g in groups}
+
+
+def share_deviation(counts: Mapping[str, int], shares: Mapping[str, float]) -> dict[str, float]:
+    """Actual minus target share per split (e.g. 0.012 = 1.2 points over target); {} for an empty version."""
+    total = sum(counts.values())
+    if not total:
+        return {}
+    return {name: round(counts.get(name, 0) / total - share, 6) for name, share in shares.items()}
 
 
 def split_report(rows: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:

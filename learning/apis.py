@@ -1,5 +1,6 @@
 """The learning loop's API: next batch, onboarding a generator, training on demand."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -74,7 +75,7 @@ class GeneratorOnboardApi(APIView):
 
 class ModelTrainApi(APIView):
     """Admins: queue a segmenter training now — on a campaign's training data (as its retraining policy
-    would), or on a dataset / dataset version. The candidate is promoted only if it beats production."""
+    would), or on a dataset / dataset version. The candidate is promoted only if it passes the promotion gate."""
 
     class TrainInputSerializer(serializers.Serializer):
         campaign = serializers.IntegerField(required=False)
@@ -96,7 +97,8 @@ class ModelTrainApi(APIView):
             return attrs
 
     @extend_schema(request=TrainInputSerializer, responses={202: inline_serializer(
-        "TrainQueued", {"job": serializers.IntegerField(), "created": serializers.BooleanField()})})
+        "TrainQueued", {"job": serializers.IntegerField(), "created": serializers.BooleanField()}),
+        404: OpenApiTypes.OBJECT})  # the campaign, dataset or version named in the body does not exist
     def post(self, request):
         data = self.TrainInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from annotator.models import Campaign
-from annotator.services.provision import campaign_create, campaign_provision
+from annotator.services.provision import campaign_create, campaign_prelabel_holdout_set, campaign_provision
 from annotator.services.reconcile import campaign_reconcile
 from annotator.simulate import submit_ground_truth
 from backend.images.batch import images_ingest_batch
@@ -27,6 +27,10 @@ from backend.mlmodels.selectors import model_production_get
 from learning.services.retrain import retrain_policy_set
 from learning.services.rounds import campaign_next_batch
 from ml.segmentation.evaluation import evaluate_split
+
+# The demo campaigns withhold the prediction from a fifth of their tasks, so the labelling-time page has a
+# randomised comparison to show (annotator.holdout).
+DEMO_PRELABEL_HOLDOUT = 0.2
 
 
 @dataclass
@@ -62,8 +66,9 @@ def run_rounds(*, folder: Path, generator: Generator, campaign_name: str, rounds
         label = folder / "labels" / "train" / Path(image.original_name).name
         if label.is_file():
             truth[image.pk] = np.asarray(Image.open(label)) != 0
-    campaign = Campaign.objects.filter(name=campaign_name).first() or campaign_create(name=campaign_name,
-                                                                                      generator=generator)
+    campaign = Campaign.objects.filter(name=campaign_name).first() or campaign_create(
+        name=campaign_name, generator=generator, prelabel_holdout=DEMO_PRELABEL_HOLDOUT)
+    campaign_prelabel_holdout_set(campaign=campaign, prelabel_holdout=DEMO_PRELABEL_HOLDOUT)
     retrain_policy_set(campaign=campaign, min_new_labels=k, max_iters=round_iters)
     campaign_provision(campaign=campaign)
 

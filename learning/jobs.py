@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.jobs.context import JobContext
 from backend.jobs.registry import job_handler
-from backend.mlmodels.models import ModelVersion
+from backend.mlmodels.models import UNIFIED, ModelVersion
 from backend.mlmodels.services import prelabel_enqueue, vlm_prelabel_enqueue
 from datasets.models import Dataset, DatasetVersion
 from datasets.services import dataset_version_build, dataset_version_start
@@ -36,7 +36,10 @@ def train_candidate(ctx: JobContext) -> dict:
     params = ctx.params
     version = _training_version(ctx)
     options = {key: params[key] for key in CANDIDATE_KINDS[kind].options if key in params}
-    model = candidate_train(kind=kind, dataset_version=version, name=params.get("name", default_name),
+    scope = params.get("scope") or UNIFIED
+    # A specialist is named after its kind and scope (segmenter-generator-newgen): its versions count apart.
+    name = params.get("name") or (default_name if scope == UNIFIED else f"{kind}-{scope.replace(':', '-')}")
+    model = candidate_train(kind=kind, dataset_version=version, name=name, scope=scope,
                             progress=ctx.progress, publishing=ctx.publishing,
                             scratch_prefix=work_prefix(kind, ctx.job.pk),
                             stale_work=work_prefix(kind, ctx.job.retry_of_id) if ctx.job.retry_of_id else "",

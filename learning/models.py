@@ -43,6 +43,9 @@ class RetrainPolicy(models.Model):
     # Fine-tunes add that many of the production model's own training images (rehearsal): onboarding's 10 labels
     # of one generator alone would trade precision elsewhere for the new artifacts.
     replay_images = models.PositiveIntegerField(null=True, blank=True)
+    # The scope of the models it trains (backend.mlmodels.models.scope_check): onboarding a generator trains
+    # its specialist (generator:<name>), which can never replace the unified model.
+    scope = models.CharField(max_length=200, default="unified")
 
     def __str__(self) -> str:
         return f"retrain policy of {self.campaign}"

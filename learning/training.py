@@ -1,6 +1,9 @@
 """Candidate training, the same for every model kind: train on a dataset version, score candidate and production
 on that version's test split (the split assignment keeps it fixed across versions, so both face the same
-images), register the candidate with the comparison, and promote it only if it is better.
+images), register the candidate with the comparison, and promote it only if it passes the promotion gate
+(learning/promotion.py: better on its scope's benchmark with 95 % confidence, no other benchmark worse by more
+than FLAWMAP_PROMOTION_MAX_REGRESSION, a benchmark too small cannot decide). Every verdict is stored
+(PromotionDecision) with its numbers.
 
 What differs per kind (how to export, train and score) is a small part in `learning/candidates/`, registered
 here by kind when the app is ready.
@@ -16,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 
 from backend.core.blobs import atomic_with_blobs
-from backend.mlmodels.models import ModelVersion
-from backend.mlmodels.selectors import model_production_get
-from backend.mlmodels.services import model_promote, model_register
+from backend.mlmodels.models import UNIFIED, ModelVersion, PromotionDecision
+from backend.mlmodels.services import model_register, promotion_decision_record
 from datasets.selectors import version_reference
+from learning.promotion import candidate_judge, incumbent_for
 
 Progress = Callable[[float, str], None]
 
@@ -34,6 +38,9 @@ class CandidateRun:
     checkpoint: Path
     metrics: dict
     comparison: dict
+    # For a kind without benchmarks (the VLM): both models' per-image items on one test set for the gate,
+    # {"metric", "benchmark", "candidate", "production"}; None = judge on the benchmarks.
+    paired: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -62,14 +69,16 @@ def work_prefix(kind: str, job_id: int | None) -> str:
 
 def candidate_train(*, kind: str, dataset_version, name: str, progress: Progress | None = None,
                     publishing: Callable[[], AbstractContextManager] = nullcontext, scratch_prefix: str = "",
-                    stale_work: str = "", **options) -> ModelVersion:
-    """Train a candidate of `kind` on `dataset_version` in a scratch folder, register it with its comparison
-    and promote it when it beats production. Registering and promoting run inside `publishing()` (a job's
-    lease, backend.jobs.lease): an attempt that lost its job adds no model version and keeps no checkpoint.
-    `stale_work` is the scratch-folder prefix of an attempt killed before this one: its leftovers are removed."""
+                    stale_work: str = "", scope: str = UNIFIED, **options) -> ModelVersion:
+    """Train a candidate of `kind` and `scope` on `dataset_version` in a scratch folder, register it with its
+    comparison and promote it when it passes the gate against the model serving its scope now (a specialist's
+    first rival is the unified model; it never replaces it, only takes its scope's images). Registering and
+    promoting run inside `publishing()` (a job's lease, backend.jobs.lease): an attempt that lost its job adds
+    no model version and keeps no checkpoint. `stale_work` is the scratch-folder prefix of an attempt killed
+    before this one: its leftovers are removed."""
     part = CANDIDATE_KINDS[kind]
     report = progress or (lambda fraction, message: None)
-    production = model_production_get(kind=kind)
+    production = incumbent_for(kind=kind, scope=scope)
     work_dir = Path(settings.FLAWMAP_TRAIN_WORK_DIR or tempfile.gettempdir())
     if stale_work:
         for leftover in work_dir.glob(f"{stale_work}*"):
@@ -79,10 +88,22 @@ def candidate_train(*, kind: str, dataset_version, name: str, progress: Progress
         run = part.run(dataset_version=dataset_version, work=work, production=production, report=report, **options)
         with publishing(), atomic_with_blobs():
             model = model_register(kind=kind, name=name, checkpoint_path=run.checkpoint, metrics=run.metrics,
-                                   trained_on=version_reference(dataset_version))
-            if run.comparison["promoted"]:
-                model = model_promote(model_version=model)
-        report(1.0, run.comparison["reason"])
+                                   trained_on=version_reference(dataset_version), scope=scope)
+        # Scoring on the benchmarks predicts every benchmark image: outside any transaction, after the commit.
+        report(0.95, f"judging {model} against {production or 'no production model'}")
+        decision = candidate_judge(candidate=model, incumbent=production, paired=run.paired)
+        outcome = (PromotionDecision.Outcome.PROMOTED if decision.promote else
+                   PromotionDecision.Outcome.UNDECIDED if decision.undecided else PromotionDecision.Outcome.REFUSED)
+        with publishing(), transaction.atomic():
+            record = promotion_decision_record(candidate=model, incumbent=production, outcome=outcome,
+                                               reason=decision.reason, evidence=decision.evidence)
+            # The kind's own test-split comparison stays beside the verdict; "promoted" and "reason" are the gate's.
+            model.metrics["comparison"] = {**run.comparison, "test_split_promoted": run.comparison["promoted"],
+                                           "promoted": decision.promote, "outcome": outcome,
+                                           "reason": decision.reason, "decision": record.pk, "scope": scope}
+            model.save(update_fields=["metrics"])
+        model.refresh_from_db()
+        report(1.0, decision.reason)
         return model
     finally:
         shutil.rmtree(work, ignore_errors=True)

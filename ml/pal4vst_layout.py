@@ -3,15 +3,21 @@
     ROOT/images/{split}/[TASK/]NAME.{png,jpg,jpeg}   the images; a sub-folder names the synthesis task
     ROOT/labels/{split}/[TASK/]NAME.png              their masks at the same relative path, 8-bit L:
                                                      0 clean, 1 artifact (255 ignored in training)
+    ROOT/items.jsonl                                 optional, one line per image: {"image": "{split}/[TASK/]NAME.ext",
+                                                     "split", "sha256", "task", "generator"}; where it names an
+                                                     image, its task wins over the sub-folder (Flawmap's exports
+                                                     are flat)
 
 Importing it is cheap (no torch), so the exporter and the ingest CLI use it as the trainer does.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 IMAGES, LABELS = "images", "labels"
+ITEMS = "items.jsonl"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -32,6 +38,21 @@ def task_of(relative_image: Path) -> str:
     """The synthesis task of an image: its sub-folder under images/{split}/ ('' when it sits at the top)."""
     relative_image = Path(relative_image)
     return relative_image.parent.as_posix() if relative_image.parent != Path(".") else ""
+
+
+def item_line(*, image: Path, split: str, sha256: str, task: str, generator: str) -> str:
+    """One items.jsonl line; `image` is relative to ROOT/images/."""
+    return json.dumps({"image": Path(image).as_posix(), "split": split, "sha256": sha256, "task": task,
+                       "generator": generator}, sort_keys=True) + "\n"
+
+
+def read_items(root: Path) -> dict[str, dict]:
+    """items.jsonl as {image path relative to ROOT/images/: its line}; empty when the folder has none."""
+    path = Path(root) / ITEMS
+    if not path.is_file():
+        return {}
+    with open(path) as fh:
+        return {row["image"]: row for row in map(json.loads, filter(str.strip, fh))}
 
 
 def is_layout_root(root: Path) -> bool:

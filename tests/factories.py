@@ -33,3 +33,35 @@ def left_half_torchscript(path):
 
     torch.jit.script(LeftHalfAt512()).save(str(path))
     return path
+
+
+def tiny_torchscript(path, *, output: str = "logits", seed: int = 0):
+    """Save a tiny scripted segmenter, as an imported TorchScript model would be: one 3x3 conv to 2 classes whose
+    forward returns the logits (N, 2, H, W) float (`output="logits"`), their argmax (N, H, W) int64 (`"argmax"`),
+    or (logits, pooled N x 2 features) (`"features"`). Its seeded weights are not mirror-symmetric, so flipped
+    inputs get answers that differ from the flipped answer."""
+    import torch
+
+    torch.manual_seed(seed)
+    conv = torch.nn.Conv2d(3, 2, kernel_size=3, padding=1)
+
+    class Logits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x):
+            return self.conv(x)
+
+    class Argmax(Logits):
+        def forward(self, x):
+            return self.conv(x).argmax(dim=1)
+
+    class WithFeatures(Logits):
+        def forward(self, x):
+            logits = self.conv(x)
+            return logits, logits.mean(dim=(2, 3))
+
+    module = {"logits": Logits, "argmax": Argmax, "features": WithFeatures}[output]()
+    torch.jit.script(module).save(str(path))
+    return path

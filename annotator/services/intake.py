@@ -46,15 +46,16 @@ def parse_ls_time(value) -> datetime:
     return parsed
 
 
-def _image_for(campaign: Campaign, task: dict) -> GeneratedImage:
+def _image_for(campaign: Campaign, task: dict) -> tuple[GeneratedImage, str]:
+    """The task's image and what its labeller was shown (Annotation.Prelabel; blank when not known)."""
     link = CampaignTask.objects.select_related("image").filter(ls_task_id=task.get("id")).first()
     if link is not None:
-        return link.image
+        return link.image, link.prelabel
     image_id = (task.get("data") or {}).get(IMAGE_ID_FIELD)
     image = GeneratedImage.objects.filter(pk=image_id).first() if isinstance(image_id, int) else None
     if image is None:
         raise IntakeError(f"Label Studio task {task.get('id')} is not a Flawmap task (no known {IMAGE_ID_FIELD})")
-    return image
+    return image, ""
 
 
 def ls_users_link(ls_user_ids) -> None:
@@ -137,7 +138,7 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
     synced = SyncedAnnotation.objects.select_for_update().filter(ls_annotation_id=ls_id).first()
     if synced is not None and (synced.deleted_at is not None or synced.ls_updated_at >= updated_at):
         return UNCHANGED
-    image = _image_for(campaign, task)
+    image, prelabel = _image_for(campaign, task)
     try:
         labels = results_to_labels(annotation.get("result") or [], width=image.width, height=image.height)
     except ConversionError as exc:
@@ -156,6 +157,7 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
         started_at=parse_ls_time(annotation["draft_created_at"]) if annotation.get("draft_created_at") else None,
         submitted_at=updated_at,
         no_artifacts=labels.no_artifacts,
+        prelabel=prelabel,
         replaces=previous,
     )
     if stored.status == Annotation.Status.SUBMITTED:

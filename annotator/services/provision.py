@@ -21,16 +21,36 @@ def campaign_labeling_config() -> str:
     return labeling_config([(c.name, c.definition) for c in artifact_class_list()])
 
 
+def _check_holdout(share: float) -> float:
+    # NaN fails both comparisons; a bool is an int to Python but no share.
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        raise ApplicationError(f"prelabel_holdout must be a share between 0 and 1, not {share!r}")
+    return float(share)
+
+
 @transaction.atomic
-def campaign_create(*, name: str, description: str = "", generator: Generator | None = None) -> Campaign:
+def campaign_create(*, name: str, description: str = "", generator: Generator | None = None,
+                    prelabel_holdout: float = 0.0) -> Campaign:
+    prelabel_holdout = _check_holdout(prelabel_holdout)
     if Campaign.objects.filter(name=name).exists():
         raise ApplicationError(f"campaign {name!r} already exists")
-    return Campaign.objects.create(name=name, description=description, generator=generator)
+    return Campaign.objects.create(name=name, description=description, generator=generator,
+                                   prelabel_holdout=prelabel_holdout)
 
 
-def campaign_create_provisioned(*, name: str, description: str = "", generator: Generator | None = None) -> Campaign:
+@transaction.atomic
+def campaign_prelabel_holdout_set(*, campaign: Campaign, prelabel_holdout: float) -> Campaign:
+    """Applies to tasks pushed from now on; tasks already pushed keep what they were decided at push."""
+    campaign.prelabel_holdout = _check_holdout(prelabel_holdout)
+    campaign.save(update_fields=["prelabel_holdout"])
+    return campaign
+
+
+def campaign_create_provisioned(*, name: str, description: str = "", generator: Generator | None = None,
+                                prelabel_holdout: float = 0.0) -> Campaign:
     """A new campaign with its Label Studio project and webhook; if provisioning fails, no campaign is left."""
-    campaign = campaign_create(name=name, description=description, generator=generator)
+    campaign = campaign_create(name=name, description=description, generator=generator,
+                               prelabel_holdout=prelabel_holdout)
     try:
         campaign_provision(campaign=campaign)
     except Exception:

@@ -1,4 +1,5 @@
-"""Send images to a campaign's Label Studio project as tasks, with the model's guess as a prediction."""
+"""Send images to a campaign's Label Studio project as tasks, with the model's guess as a prediction (except for
+the campaign's randomised holdout, annotator.holdout)."""
 
 import io
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from PIL import Image
 
 from annotator.client import LabelStudioClient, LsTask, ls_client
 from annotator.converter import LSRegion, labels_to_results
+from annotator.holdout import campaign_holdout_salt, prelabel_held_out
 from annotator.models import Campaign, CampaignTask
 from annotator.services.links import IMAGE_ID_FIELD, ls_task_image_link_refresh
 from annotator.signing import image_signed_url
@@ -25,6 +27,7 @@ class PushReport:
     pushed: int = 0
     already_there: int = 0
     with_prediction: int = 0
+    withheld: int = 0  # a prediction existed but the task is in the campaign's holdout
 
 
 def _latest_model_annotations(image: GeneratedImage) -> list[Annotation]:
@@ -60,6 +63,11 @@ def prediction_for(image: GeneratedImage) -> tuple[dict | None, Annotation | Non
     return prediction, max(annotations, key=lambda a: (a.created_at, a.pk))
 
 
+def task_held_out(campaign: Campaign, image: GeneratedImage) -> bool:
+    return prelabel_held_out(image_key=image.blob_id, salt=campaign_holdout_salt(campaign.pk),
+                             share=campaign.prelabel_holdout)
+
+
 def _tasks_already_in_project(ls: LabelStudioClient, project_id: int) -> dict[int, LsTask]:
     """flawmap image id → task for every task of the project (catches tasks we lost track of)."""
     found = {}
@@ -92,7 +100,9 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
         raise ApplicationError(f"unknown image id(s): {missing[:10]}")
 
     upstream = _tasks_already_in_project(ls, campaign.ls_project_id)
-    adopted = [CampaignTask(campaign=campaign, image_id=i, ls_task_id=upstream[i].id) for i in wanted if i in upstream]
+    # What an adopted task shows is not known (prelabel blank); later predictions still follow the holdout.
+    adopted = [CampaignTask(campaign=campaign, image_id=i, ls_task_id=upstream[i].id,
+                            prelabel_held_out=task_held_out(campaign, images[i])) for i in wanted if i in upstream]
     CampaignTask.objects.bulk_create(adopted, ignore_conflicts=True)
     for task in adopted:  # an adopted task may carry a link signed long ago: pushing it again signs a fresh one
         ls_task_image_link_refresh(ls=ls, task=upstream[task.image_id])
@@ -102,24 +112,31 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
     size = settings.LABEL_STUDIO_IMPORT_BATCH_SIZE
     for start in range(0, len(todo), size):
         batch = todo[start:start + size]
-        payload, predictions = [], []
+        payload, links = [], []
         for image in batch:
             prediction, source = prediction_for(image)
+            held_out = task_held_out(campaign, image)
             task = {"data": {"image": image_signed_url(image_id=image.pk), IMAGE_ID_FIELD: image.pk,
                              "sha256": image.blob_id, "generator": str(image.generator_id)}}
-            if prediction is not None:
+            if prediction is None:
+                prelabel = Annotation.Prelabel.NONE
+            elif held_out:
+                prelabel, source = Annotation.Prelabel.WITHHELD, None
+                report.withheld += 1
+            else:
+                prelabel = Annotation.Prelabel.SHOWN
                 task["predictions"] = [prediction]
                 report.with_prediction += 1
             payload.append(task)
-            predictions.append(source)
+            links.append(CampaignTask(campaign=campaign, image=image, prediction=source, prelabel_held_out=held_out,
+                                      prelabel=prelabel))
         task_ids = ls.tasks_import(project_id=campaign.ls_project_id, tasks=payload)
         if len(task_ids) != len(batch):
             raise ApplicationError(f"Label Studio created {len(task_ids)} tasks for {len(batch)} images")
         # Label Studio returns the new ids in the order the tasks were sent.
-        CampaignTask.objects.bulk_create([
-            CampaignTask(campaign=campaign, image=image, ls_task_id=task_id, prediction=source)
-            for image, task_id, source in zip(batch, task_ids, predictions)
-        ])
+        for link, task_id in zip(links, task_ids):
+            link.ls_task_id = task_id
+        CampaignTask.objects.bulk_create(links)
         report.pushed += len(batch)
         if on_progress is not None:
             on_progress(report.pushed, len(todo))
@@ -128,7 +145,8 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
 
 def campaigns_push_predictions(*, image_ids: list[int]) -> int:
     """Add the newest model pre-label to the Label Studio tasks these images already have (tasks pushed
-    before the prediction existed, or predicted by an older model). Returns how many tasks got one."""
+    before the prediction existed, or predicted by an older model). Returns how many tasks got one. A task in
+    its campaign's holdout never gets one: it is only marked as withholding a prediction that now exists."""
     tasks = list(CampaignTask.objects.filter(image_id__in=image_ids, campaign__ls_project_id__isnull=False)
                  .select_related("campaign"))
     if not tasks:
@@ -141,10 +159,15 @@ def campaigns_push_predictions(*, image_ids: list[int]) -> int:
         prediction, source = prediction_for(images[task.image_id])
         if prediction is None or task.prediction_id == source.pk:
             continue
+        if task.prelabel_held_out:
+            if task.prelabel == Annotation.Prelabel.NONE:  # blank (adopted, not known) stays blank
+                task.prelabel = Annotation.Prelabel.WITHHELD
+                task.save(update_fields=["prelabel"])
+            continue
         ls.prediction_create(task_id=task.ls_task_id, result=prediction["result"], score=prediction.get("score"),
                              model_version=prediction["model_version"])
-        task.prediction = source
-        task.save(update_fields=["prediction"])
+        task.prediction, task.prelabel = source, Annotation.Prelabel.SHOWN
+        task.save(update_fields=["prediction", "prelabel"])
         pushed += 1
     return pushed
 

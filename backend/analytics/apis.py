@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from backend.analytics import labeling_time
+from backend.analytics import labeling_time, randomised
 from backend.core.exceptions import ApplicationError
 
 
@@ -24,7 +24,8 @@ class CSVRenderer(BaseRenderer):
 
 
 class LabelingTimeStatsApi(APIView):
-    """Labelling time per group, assisted vs unassisted, and a projection for more images of a generator.
+    """Labelling time per group, assisted vs unassisted (observational), shown vs withheld (randomised, from the
+    campaigns' pre-label holdout) and a projection for more images of a generator.
 
     What is counted is documented in backend/analytics/labeling_time.py (drafts, revisions, rejections).
     """
@@ -56,6 +57,7 @@ class LabelingTimeStatsApi(APIView):
             "groups": rows,
             "overall": labeling_time.summary([p.seconds for p in passes]),
             "assisted_vs_unassisted": labeling_time.assisted_vs_unassisted(passes),
+            "randomised": randomised.randomised_comparison(passes),
             "rejected": labeling_time.rejected_summary(),
         }
         if params.get("project_generator"):

@@ -8,7 +8,9 @@ What is counted (Label Studio's lead_time needs care):
 - drafts are not counted (Label Studio adds a draft's time again when it is submitted);
 - rejected passes (a reviewer's rejection, or a task the annotator skipped in Label Studio) are counted
   apart, as `rejected`, not in the medians.
-A pass is "assisted" when its image already had a model annotation (a pre-label) before it was submitted.
+A pass is "assisted" when its image already had a model annotation (a pre-label) before it was submitted: an
+observational split (images with a model pass differ from those without). The randomised measure, from the
+campaigns' pre-label holdout, is backend/analytics/randomised.py.
 """
 
 from collections import defaultdict
@@ -19,6 +21,7 @@ import numpy as np
 from django.db.models import Exists, F, OuterRef
 
 from backend.annotations.models import Annotation
+from ml.stats import median_difference_ci
 
 GROUPS = ("annotator", "generator", "task", "campaign", "week")
 BOOTSTRAP_SAMPLES = 2000
@@ -33,6 +36,7 @@ class Pass:
     campaigns: tuple[str, ...]
     week: str
     assisted: bool
+    prelabel: str = ""  # what the labeller was shown (Annotation.Prelabel), blank when not known
 
 
 def _base():
@@ -51,16 +55,16 @@ def counted_passes(*, generator_id: int | None = None) -> list[Pass]:
         qs = qs.filter(image__generator_id=generator_id)
     rows = qs.values_list(
         "lead_time", "user__username", "image__generator__name", "image__generator__version",
-        "image__task__slug", "submitted_at", "assisted", "image_id",
+        "image__task__slug", "submitted_at", "assisted", "prelabel", "image_id",
     )
     campaigns = _campaigns_by_image({row[-1] for row in rows})
     out = []
-    for seconds, user, gen_name, gen_version, task, submitted, assisted, image_id in rows:
+    for seconds, user, gen_name, gen_version, task, submitted, assisted, prelabel, image_id in rows:
         iso = submitted.isocalendar() if submitted else None
         out.append(Pass(
             seconds=float(seconds), annotator=user, generator=f"{gen_name} {gen_version}".strip(), task=task,
             campaigns=campaigns.get(image_id, ("(none)",)), week=f"{iso.year}-W{iso.week:02d}" if iso else "(unknown)",
-            assisted=bool(assisted),
+            assisted=bool(assisted), prelabel=prelabel,
         ))
     return out
 
@@ -111,14 +115,8 @@ def assisted_vs_unassisted(passes: list[Pass], *, with_ci: bool = True) -> dict:
     if assisted.size and plain.size:
         result["median_saving_s"] = float(np.median(plain) - np.median(assisted))
         if with_ci:
-            rng = np.random.default_rng(1)
-            diffs = [
-                np.median(plain[rng.integers(0, plain.size, plain.size)])
-                - np.median(assisted[rng.integers(0, assisted.size, assisted.size)])
-                for _ in range(BOOTSTRAP_SAMPLES)
-            ]
-            low, high = np.percentile(diffs, [2.5, 97.5])
-            result["median_saving_ci95"] = [float(low), float(high)]
+            result["median_saving_ci95"] = list(median_difference_ci(plain, assisted, resamples=BOOTSTRAP_SAMPLES,
+                                                                     seed=1))
     return result
 
 

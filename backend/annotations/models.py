@@ -20,6 +20,14 @@ class Annotation(models.Model):
         REVIEWED = "reviewed", "Reviewed"
         REJECTED = "rejected", "Rejected"
 
+    class Prelabel(models.TextChoices):
+        """What the labeller was shown. Blank: not known (passes from before this was recorded, or not from a
+        campaign's Label Studio project)."""
+
+        SHOWN = "shown", "A model prediction was shown"
+        WITHHELD = "withheld", "A prediction existed but the randomised holdout withheld it"
+        NONE = "none", "No prediction existed to show"
+
     image = models.ForeignKey(GeneratedImage, on_delete=models.CASCADE, related_name="annotations")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
@@ -32,6 +40,8 @@ class Annotation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     no_artifacts = models.BooleanField(default=False, help_text="Annotator said the image is clean.")
+    prelabel = models.CharField(max_length=10, choices=Prelabel.choices, blank=True, default="",
+                                help_text="Human passes from Label Studio: whether a model prediction was shown.")
     score = models.FloatField(null=True, blank=True, help_text="Model confidence, for model annotations.")
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when the pass was deleted upstream.")
     is_current = models.BooleanField(default=True)
@@ -52,6 +62,10 @@ class Annotation(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["image", "is_current"])]
+
+    @property
+    def prediction_shown(self) -> bool | None:
+        return None if not self.prelabel else self.prelabel == self.Prelabel.SHOWN
 
     @property
     def source(self) -> str:

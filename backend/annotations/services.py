@@ -83,6 +83,7 @@ def annotation_create(
     submitted_at: datetime | None = None,
     no_artifacts: bool = False,
     score: float | None = None,
+    prelabel: str = "",
     replaces: Annotation | None = None,
     requested_by=None,
 ) -> Annotation:
@@ -102,6 +103,8 @@ def annotation_create(
         _check_region(region, image)
     if lead_time is not None and lead_time < 0:
         raise ApplicationError("lead_time must be >= 0 seconds")
+    if prelabel and (prelabel not in Annotation.Prelabel.values or user is None):
+        raise ApplicationError(f"prelabel must be one of {', '.join(Annotation.Prelabel.values)} on a human pass")
     if status != Annotation.Status.DRAFT and submitted_at is None:
         submitted_at = timezone.now()
 
@@ -117,7 +120,7 @@ def annotation_create(
         annotation = Annotation.objects.create(
             image=image, user=user, model_version=model_version, status=status, lead_time=lead_time,
             started_at=started_at, submitted_at=submitted_at, no_artifacts=no_artifacts, score=score,
-            previous=replaces,
+            prelabel=prelabel, previous=replaces,
         )
         mask_label = None
         if mask is not None:

@@ -13,6 +13,7 @@ from backend.mlmodels import apis as model_apis
 from backend.quality import apis as quality_apis
 from backend.taxonomy import apis as taxonomy_apis
 from datasets import apis as dataset_apis
+from datasets import benchmark_apis
 from learning import apis as learning_apis
 
 api = [
@@ -63,8 +64,11 @@ api = [
     path("jobs/<int:job_id>/", job_apis.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel", job_apis.JobCancelApi.as_view(), name="job-cancel"),
     path("models/train", learning_apis.ModelTrainApi.as_view(), name="model-train"),
-    path("models/", model_apis.ModelVersionListApi.as_view(), name="model-list"),
-    path("models/<int:model_id>/", model_apis.ModelVersionDetailApi.as_view(), name="model-detail"),
+    # The registry's views with each model's benchmark scores added (datasets sits above the registry).
+    path("models/", benchmark_apis.ModelVersionScoredListApi.as_view(), name="model-list"),
+    path("models/<int:model_id>/", benchmark_apis.ModelVersionScoredDetailApi.as_view(), name="model-detail"),
+    path("benchmarks/", benchmark_apis.BenchmarkListApi.as_view(), name="benchmark-list"),
+    path("models/routing", model_apis.ModelRoutingApi.as_view(), name="model-routing"),
     path("models/<int:model_id>/promote", model_apis.ModelVersionPromoteApi.as_view(), name="model-promote"),
     path("quality/best-of-n", quality_apis.BestOfNApi.as_view(), name="quality-best-of-n"),
     path("reward", model_apis.RewardApi.as_view(), name="reward"),

@@ -11,7 +11,7 @@ from backend.core.roles import Role
 from backend.core.throttles import ScopedThrottle
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.reward import BadImage, RewardInput, check_limits, rewards_compute
-from backend.mlmodels.selectors import model_version_list
+from backend.mlmodels.selectors import model_version_list, routing_table
 from backend.mlmodels.services import model_promote
 
 
@@ -21,6 +21,7 @@ class ModelVersionOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     version = serializers.CharField()
     status = serializers.CharField()
+    scope = serializers.CharField()
     config_name = serializers.CharField()
     config_trusted = serializers.BooleanField()  # an admin admitted a config not shipped with Flawmap
     checkpoint_sha256 = serializers.CharField(source="checkpoint.sha256", default=None, allow_null=True)
@@ -35,33 +36,70 @@ class ModelVersionOutputSerializer(serializers.Serializer):
         return obj.trained_on or None
 
 
+MODEL_LIST_PARAMETERS = [
+    OpenApiParameter("kind", str, enum=ModelVersion.Kind.values),
+    OpenApiParameter("status", str, enum=ModelVersion.Status.values),
+]
+
+
 class ModelVersionListApi(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", str, enum=ModelVersion.Kind.values),
-            OpenApiParameter("status", str, enum=ModelVersion.Status.values),
-        ],
-        responses=ModelVersionOutputSerializer(many=True),
-    )
+    # An app above the registry shows more per model (datasets: the benchmark scores) by subclassing with its own
+    # serializer and queryset; the registry imports none of them.
+    output_serializer = ModelVersionOutputSerializer
+
+    def models(self, **filters):
+        return model_version_list(**filters)
+
+    @extend_schema(parameters=MODEL_LIST_PARAMETERS, responses=ModelVersionOutputSerializer(many=True))
     def get(self, request):
         kind, status = request.query_params.get("kind"), request.query_params.get("status")
         if kind and kind not in ModelVersion.Kind.values:
             raise ApplicationError(f"kind must be one of {', '.join(ModelVersion.Kind.values)}")
         if status and status not in ModelVersion.Status.values:
             raise ApplicationError(f"status must be one of {', '.join(ModelVersion.Status.values)}")
-        return paginated_response(queryset=model_version_list(kind=kind, status=status),
-                                  serializer_class=ModelVersionOutputSerializer, request=request, view=self)
+        return paginated_response(queryset=self.models(kind=kind, status=status),
+                                  serializer_class=self.output_serializer, request=request, view=self)
 
 
 class ModelVersionDetailApi(APIView):
+    output_serializer = ModelVersionOutputSerializer  # see ModelVersionListApi
+
+    def models(self):
+        return model_version_list()
+
     @extend_schema(responses=ModelVersionOutputSerializer)
     def get(self, request, model_id: int):
-        model = get_object_or_404(model_version_list(), pk=model_id)
-        return Response(ModelVersionOutputSerializer(model).data)
+        model = get_object_or_404(self.models(), pk=model_id)
+        return Response(self.output_serializer(model).data)
+
+
+class ModelRoutingApi(APIView):
+    """Which production model serves which scope. An image is served by its generator's specialist
+    (generator:<name>), else its task's (task:<slug>), else the unified model; `images` counts the stored images
+    each one serves now. Pre-labels, `rank`, best-of-N (through the pre-labels' PAR) and the reward use it."""
+
+    pagination_class = None  # one row per production model, answered whole (backend/core/schema.py reads this)
+
+    class RoutingOutputSerializer(serializers.Serializer):
+        kind = serializers.CharField()
+        scope = serializers.CharField()
+        images = serializers.IntegerField()
+        model = inline_serializer("RoutedModel", {
+            "id": serializers.IntegerField(), "name": serializers.CharField(), "version": serializers.CharField(),
+            "promoted_at": serializers.DateTimeField(allow_null=True)})
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str, enum=ModelVersion.Kind.values)],
+                   responses=RoutingOutputSerializer(many=True))
+    def get(self, request):
+        kind = request.query_params.get("kind")
+        if kind and kind not in ModelVersion.Kind.values:
+            raise ApplicationError(f"kind must be one of {', '.join(ModelVersion.Kind.values)}")
+        return Response(self.RoutingOutputSerializer(routing_table(kind=kind or None), many=True).data)
 
 
 class ModelVersionPromoteApi(APIView):
-    """Admins: make this version the production model of its kind (the previous one retires)."""
+    """Admins: make this version the production model of its kind and scope (the previous one of that scope
+    retires). An admin's override of the promotion gate, stored as a manual promotion; also how a rollback is done."""
 
     @extend_schema(request=None, responses=ModelVersionOutputSerializer)
     def post(self, request, model_id: int):
@@ -87,6 +125,10 @@ class RewardApi(APIView):
         images = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
         prompts = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False),
                                         required=False, help_text="One per image, in the same order.")
+        generator = serializers.CharField(required=False, allow_blank=True, max_length=120,
+                                          help_text="Generator name of the batch: its specialists score it.")
+        task = serializers.CharField(required=False, allow_blank=True, max_length=60,
+                                     help_text="Synthesis task slug of the batch: its specialists score it.")
 
     class RewardOutputSerializer(serializers.Serializer):
         results = inline_serializer("RewardResult", {
@@ -98,6 +140,7 @@ class RewardApi(APIView):
             "vlm_malformed": serializers.BooleanField(), "reward": serializers.FloatField()}, many=True)
         formula = serializers.CharField()
         models = serializers.DictField(child=serializers.CharField())
+        scopes = serializers.DictField(child=serializers.CharField(), help_text="The scope each model serves.")
 
     @extend_schema(request={"multipart/form-data": RewardInputSerializer},
                    responses={200: RewardOutputSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
@@ -106,7 +149,9 @@ class RewardApi(APIView):
         files = request.FILES.getlist("images")
         # Limits first, before reading every file into memory or validating anything else.
         check_limits(count=len(files), total_bytes=sum(f.size or 0 for f in files))
-        data = self.RewardInputSerializer(data={"images": files, "prompts": request.data.getlist("prompts")}
+        data = self.RewardInputSerializer(data={"images": files, "prompts": request.data.getlist("prompts"),
+                                                **{k: request.data[k] for k in ("generator", "task")
+                                                   if k in request.data}}
                                           if hasattr(request.data, "getlist") else request.data)
         data.is_valid(raise_exception=True)
         prompts = data.validated_data.get("prompts") or []
@@ -115,6 +160,7 @@ class RewardApi(APIView):
         items = [RewardInput(name=f.name or f"image {i}", data=f.read(), prompt=prompts[i] if prompts else "")
                  for i, f in enumerate(files)]
         try:
-            return Response(rewards_compute(items=items))
+            return Response(rewards_compute(items=items, generator=data.validated_data.get("generator") or None,
+                                            task=data.validated_data.get("task") or None))
         except BadImage as exc:  # answered here so index stays a number (DRF's errors turn values into text)
             return Response({"detail": exc.message, "index": exc.index, "name": exc.name}, status=400)

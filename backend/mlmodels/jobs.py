@@ -8,7 +8,7 @@ from backend.jobs.context import JobContext
 from backend.jobs.registry import job_handler
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.prelabel import images_prelabel
-from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.selectors import images_by_model, model_production_get
 from backend.mlmodels.signals import predictions_stored
 from backend.mlmodels.vlm_prelabel import images_prelabel_vlm
 
@@ -19,8 +19,11 @@ def _prelabel_targets(ctx: JobContext, kind: str):
     model = (ModelVersion.objects.get(pk=params["model_version_id"]) if params.get("model_version_id")
              else model_production_get(kind=kind))
     image_ids = params.get("image_ids")
-    if image_ids is None:  # after a promotion: everything humans have not labelled yet
-        image_ids = list(GeneratedImage.objects.filter(is_labelled=False).values_list("pk", flat=True))
+    if image_ids is None and model is not None:
+        # After a promotion: everything humans have not labelled yet that this model serves (a specialist its
+        # scope's images, the unified model those no production specialist serves).
+        unlabelled = GeneratedImage.objects.filter(is_labelled=False).values_list("pk", flat=True)
+        image_ids = images_by_model(kind=kind, image_ids=unlabelled).get(model, [])
     return model, image_ids
 
 

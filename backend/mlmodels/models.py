@@ -1,5 +1,17 @@
 from django.db import models
 
+UNIFIED = "unified"
+SCOPE_KINDS = ("generator", "task")
+
+
+def scope_check(scope: str) -> str:
+    """The scope, trimmed, if it is `unified`, `generator:<name>` or `task:<slug>`; ValueError otherwise."""
+    scope = (scope or "").strip()
+    kind, sep, value = scope.partition(":")
+    if scope == UNIFIED or (sep and kind in SCOPE_KINDS and value.strip() and len(scope) <= 200):
+        return scope
+    raise ValueError(f"model scope must be unified, generator:<name> or task:<slug>, not {scope!r}")
+
 
 class ModelVersion(models.Model):
     """A trained model (segmenter or VLM) that can annotate images."""
@@ -17,6 +29,10 @@ class ModelVersion(models.Model):
     name = models.CharField(max_length=120)
     version = models.CharField(max_length=60)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CANDIDATE)
+    # Which images it is meant for: `unified` (all), `generator:<name>` (one generator's images, e.g. trained by
+    # onboarding it) or `task:<slug>` (one synthesis task's). Routing serves an image with the production model
+    # of its most specific scope (backend/mlmodels/selectors.py: production_model_for).
+    scope = models.CharField(max_length=200, default=UNIFIED)
     # The weights file, content-addressed (our slim .pth with its config inside, or a TorchScript export).
     checkpoint = models.ForeignKey("core.Blob", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="model_versions")
@@ -39,9 +55,10 @@ class ModelVersion(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "name", "version"], name="modelversion_unique"),
-            # One production model per kind: it is the one that pre-labels and that retraining must beat.
-            models.UniqueConstraint(fields=["kind"], condition=models.Q(status="production"),
-                                    name="modelversion_one_production_per_kind"),
+            # One production model per kind and scope: the one that serves the scope's images and that a candidate
+            # of that scope must beat (the promotion gate).
+            models.UniqueConstraint(fields=["kind", "scope"], condition=models.Q(status="production"),
+                                    name="modelversion_one_production_per_kind_scope"),
         ]
 
     def __str__(self) -> str:
@@ -78,6 +95,33 @@ class ModelPromotion(models.Model):
     replaced = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                  help_text="The production model this promotion retired, if any.")
     promoted_at = models.DateTimeField()
+    scope = models.CharField(max_length=200, default=UNIFIED)
+    # The gate's numbers that allowed it (PromotionDecision.evidence); {"manual": true} for an admin's promotion
+    # (API or `model_promote`), which is how a rollback is done.
+    evidence = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-promoted_at", "-id"]
+
+
+class PromotionDecision(models.Model):
+    """Every verdict of the promotion gate on a trained candidate, refusals included, with the numbers it was
+    decided on: per benchmark both models' metric, the difference and its paired bootstrap 95 % interval."""
+
+    class Outcome(models.TextChoices):
+        PROMOTED = "promoted", "Promoted"
+        REFUSED = "refused", "Refused"  # measured: not better on its scope, or worse elsewhere
+        UNDECIDED = "undecided", "Too little evidence"  # a benchmark too small (or none): stays a candidate
+
+    kind = models.CharField(max_length=20, choices=ModelVersion.Kind.choices)
+    scope = models.CharField(max_length=200, default=UNIFIED)
+    candidate = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="promotion_decisions")
+    incumbent = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  help_text="The production model that served the scope's images then, if any.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    reason = models.TextField()
+    evidence = models.JSONField(default=dict, blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]

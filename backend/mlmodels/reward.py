@@ -20,7 +20,7 @@ from rest_framework.exceptions import APIException
 from backend.core.exceptions import ApplicationError, RequestTooLarge
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor, vlm_predictor
-from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.selectors import production_models, production_route
 from ml.vlm.reward import FORMULA, reward
 
 
@@ -98,9 +98,11 @@ def decode(index: int, item: RewardInput) -> np.ndarray:
         raise bad(f"not a readable image ({exc})") from exc
 
 
-def production_models() -> tuple[ModelVersion, ModelVersion]:
-    segmenter = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
-    vlm = model_production_get(kind=ModelVersion.Kind.VLM)
+def serving_models(*, generator: str | None = None, task: str | None = None) -> tuple[ModelVersion, ModelVersion]:
+    """The segmenter and VLM that serve images of this generator name and task slug (routing: the most specific
+    scope with a production model; the unified ones when neither is given)."""
+    segmenter, vlm = (production_route(production_models(kind=kind), generator=generator, task=task)
+                      for kind in (ModelVersion.Kind.SEGMENTER, ModelVersion.Kind.VLM))
     missing = [label for label, m in (("segmenter (for PAR)", segmenter), ("VLM classifier", vlm)) if m is None]
     if missing:
         raise ModelsUnavailable(f"no production {' and no production '.join(missing)}: the reward needs both; "
@@ -108,10 +110,11 @@ def production_models() -> tuple[ModelVersion, ModelVersion]:
     return segmenter, vlm
 
 
-def rewards_compute(*, items: list[RewardInput]) -> dict:
+def rewards_compute(*, items: list[RewardInput], generator: str | None = None, task: str | None = None) -> dict:
+    """`generator` (name) and `task` (slug) say whose images these are, so the models of their scope score them."""
     check_limits(count=len(items), total_bytes=sum(len(i.data) for i in items))
     pixels_check(items)
-    segmenter, vlm = production_models()
+    segmenter, vlm = serving_models(generator=generator, task=task)
     arrays = [decode(i, item) for i, item in enumerate(items)]
     pars = segmenter_predictor(segmenter).predict(arrays).par
     findings = vlm_predictor(vlm).predict(arrays)
@@ -127,4 +130,5 @@ def rewards_compute(*, items: list[RewardInput]) -> dict:
             "reward": round(reward(par, found_classes, lam=lam, severity=severity), 6),
         })
     return {"results": results, "formula": FORMULA, "lambda": lam, "severity": severity,
-            "models": {"segmenter": str(segmenter), "vlm": str(vlm)}}
+            "models": {"segmenter": str(segmenter), "vlm": str(vlm)},
+            "scopes": {"segmenter": segmenter.scope, "vlm": vlm.scope}}

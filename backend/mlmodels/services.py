@@ -11,8 +11,9 @@ from django.utils import timezone
 from backend.core.blobs import atomic_with_blobs, blob_store
 from backend.core.exceptions import ApplicationError
 from backend.jobs.services import job_create
-from backend.mlmodels.models import ModelPromotion, ModelVersion
-from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.models import UNIFIED, ModelPromotion, ModelVersion, PromotionDecision, scope_check
+from backend.mlmodels.selectors import images_by_model, production_models
+from backend.mlmodels.signals import model_registered
 from ml.vlm.package import is_package, read_meta
 
 CHECKPOINT_CONTENT_TYPE = "application/octet-stream"
@@ -72,11 +73,17 @@ def model_register(
     metrics: dict | None = None,
     trained_on: dict | None = None,
     trust_config: bool = False,
+    scope: str = UNIFIED,
 ) -> ModelVersion:
     """Store a checkpoint as a candidate ModelVersion. Metrics default to the `metrics.json` that
     `ml.segmentation.train` writes beside its checkpoint; `trained_on` names its dataset version
     (datasets.selectors.version_reference). `trust_config` admits a segmenter config that is not shipped with
-    Flawmap and is recorded on the version; only the admin CLI passes it (`model_register --trust-config`)."""
+    Flawmap and is recorded on the version; only the admin CLI passes it (`model_register --trust-config`).
+    `scope`: unified, generator:<name> or task:<slug> (which images it is meant to serve)."""
+    try:
+        scope = scope_check(scope)
+    except ValueError as exc:
+        raise ApplicationError(str(exc)) from exc
     checkpoint_path = Path(checkpoint_path)
     if kind not in ModelVersion.Kind.values:
         raise ApplicationError(f"unknown model kind {kind!r} (one of {', '.join(ModelVersion.Kind.values)})")
@@ -96,18 +103,24 @@ def model_register(
         if ModelVersion.objects.filter(kind=kind, name=name, version=version).exists():
             raise ApplicationError(f"{kind} {name}@{version} is already registered")
         blob = blob_store(data=checkpoint_path.read_bytes(), content_type=CHECKPOINT_CONTENT_TYPE)
-        return ModelVersion.objects.create(
+        model = ModelVersion.objects.create(
             kind=kind, name=name, version=version, checkpoint=blob, config_name=config_name, config=config,
-            metrics=metrics, trained_on=trained_on or {},
+            metrics=metrics, trained_on=trained_on or {}, scope=scope,
             config_trusted=trust_config and kind == ModelVersion.Kind.SEGMENTER,
         )
+        # After the outermost commit: a receiver's job must find the row, and a rolled-back registration
+        # (a training attempt that lost its job) announces nothing.
+        transaction.on_commit(lambda: model_registered.send(sender=ModelVersion, model_version=model))
+        return model
 
 
 @transaction.atomic
-def model_promote(*, model_version: ModelVersion) -> ModelVersion:
-    """Make this the production model of its kind; the previous one is retired. Promoting a retired
-    version again is how a rollback is done."""
-    locked = list(ModelVersion.objects.select_for_update().filter(kind=model_version.kind).order_by("id"))
+def model_promote(*, model_version: ModelVersion, evidence: dict | None = None) -> ModelVersion:
+    """Make this the production model of its kind and scope; the previous one of that scope is retired.
+    Promoting a retired version again is how a rollback is done. `evidence` is the promotion gate's record
+    (learning/training.py); without it this is an admin's decision and is stored as {"manual": true}."""
+    locked = list(ModelVersion.objects.select_for_update().filter(kind=model_version.kind, scope=model_version.scope)
+                  .order_by("id"))
     target = next(m for m in locked if m.pk == model_version.pk)
     if target.checkpoint_id is None:
         raise ApplicationError(f"{target} has no checkpoint and cannot serve")
@@ -122,32 +135,52 @@ def model_promote(*, model_version: ModelVersion) -> ModelVersion:
             replaced = current
     target.status, target.promoted_at, target.retired_at = ModelVersion.Status.PRODUCTION, now, None
     target.save(update_fields=["status", "promoted_at", "retired_at"])
-    ModelPromotion.objects.create(kind=target.kind, model_version=target, replaced=replaced, promoted_at=now)
+    ModelPromotion.objects.create(kind=target.kind, model_version=target, replaced=replaced, promoted_at=now,
+                                  scope=target.scope, evidence=evidence if evidence is not None else {"manual": True})
     return target
 
 
-def _prelabel_job(*, kind: str, job_kind: str, image_ids: list[int] | None, subject=None):
-    """Queue `job_kind` with the production model of `kind` (None = all unlabelled images; one such job per
-    model at a time). Returns the job, or None when there is no model to pre-label with."""
-    model = model_production_get(kind=kind)
-    if model is None or image_ids == []:
-        return None
-    job, _ = job_create(
-        kind=job_kind, params={"image_ids": image_ids, "model_version_id": model.pk},
-        dedupe_key="" if image_ids is not None else f"{job_kind}:all:{model.pk}",
-        subject=subject,
-    )
-    return job
+@transaction.atomic
+def promotion_decision_record(*, candidate: ModelVersion, incumbent: ModelVersion | None, outcome: str,
+                              reason: str, evidence: dict) -> PromotionDecision:
+    """Store the gate's verdict on a candidate, and promote it when the verdict says so (same transaction)."""
+    if outcome not in PromotionDecision.Outcome.values:
+        raise ApplicationError(f"outcome must be one of {', '.join(PromotionDecision.Outcome.values)}")
+    decision = PromotionDecision.objects.create(kind=candidate.kind, scope=candidate.scope, candidate=candidate,
+                                                incumbent=incumbent, outcome=outcome, reason=reason,
+                                                evidence=evidence)
+    if outcome == PromotionDecision.Outcome.PROMOTED:
+        model_promote(model_version=candidate, evidence={"decision": decision.pk, "reason": reason, **evidence})
+    return decision
 
 
-def prelabel_enqueue(*, image_ids: list[int] | None, subject=None):
-    """Queue a segmenter pre-label job (mask + PAR) when a production segmenter exists; None otherwise."""
-    return _prelabel_job(kind=ModelVersion.Kind.SEGMENTER, job_kind="prelabel", image_ids=image_ids,
-                         subject=subject)
+def _prelabel_jobs(*, kind: str, job_kind: str, image_ids: list[int] | None, subject=None) -> list:
+    """Queue `job_kind`, one job per production model of `kind` that serves some of the images (routing:
+    selectors.production_model_for). `image_ids` None = every unlabelled image each model serves, one such job
+    per model at a time. Returns the jobs; none when there is no model to pre-label with."""
+    if image_ids is None:
+        groups = {model: None for model in production_models(kind=kind).values()}
+    else:
+        groups = images_by_model(kind=kind, image_ids=image_ids)
+    jobs = []
+    for model, ids in sorted(groups.items(), key=lambda pair: pair[0].pk):
+        job, _ = job_create(
+            kind=job_kind, params={"image_ids": ids, "model_version_id": model.pk},
+            dedupe_key="" if ids is not None else f"{job_kind}:all:{model.pk}",
+            subject=subject,
+        )
+        jobs.append(job)
+    return jobs
 
 
-def vlm_prelabel_enqueue(*, image_ids: list[int] | None, subject=None):
-    """Queue a `prelabel_vlm` job (boxes, classes, captions) when a production VLM exists; None otherwise."""
-    return _prelabel_job(kind=ModelVersion.Kind.VLM, job_kind="prelabel_vlm", image_ids=image_ids,
-                         subject=subject)
+def prelabel_enqueue(*, image_ids: list[int] | None, subject=None) -> list:
+    """Queue segmenter pre-label jobs (mask + PAR), one per production segmenter serving the images."""
+    return _prelabel_jobs(kind=ModelVersion.Kind.SEGMENTER, job_kind="prelabel", image_ids=image_ids,
+                          subject=subject)
+
+
+def vlm_prelabel_enqueue(*, image_ids: list[int] | None, subject=None) -> list:
+    """Queue `prelabel_vlm` jobs (boxes, classes, captions), one per production VLM serving the images."""
+    return _prelabel_jobs(kind=ModelVersion.Kind.VLM, job_kind="prelabel_vlm", image_ids=image_ids,
+                          subject=subject)
 

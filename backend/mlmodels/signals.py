@@ -6,3 +6,7 @@ from django.dispatch import Signal
 # A receiver returns a dict of what it did (e.g. the Label Studio gateway: tasks given the new prediction),
 # merged into the job's result.
 predictions_stored = Signal()
+
+# A model version was registered (trained here, imported, or added with `model_register`); sent once its row is
+# committed, with `model_version`. The benchmarks (datasets) score it on every benchmark it can see.
+model_registered = Signal()

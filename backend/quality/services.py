@@ -21,7 +21,7 @@ from backend.jobs.models import Job
 from backend.jobs.services import job_create
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor
-from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.selectors import production_model_for
 from backend.quality.models import FixJob
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def fix_job_request(*, image: GeneratedImage, mode: str = "zoom", backend: str |
 
     if mode not in MODES:
         raise ApplicationError(f"mode must be one of {', '.join(MODES)}")
-    segmenter = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
+    segmenter = production_model_for(kind=ModelVersion.Kind.SEGMENTER, image=image)  # its scope's specialist first
     if segmenter is None:
         raise ApplicationError(
             "no production segmenter to find the artifacts; register and promote one first "

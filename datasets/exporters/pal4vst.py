@@ -1,28 +1,39 @@
 """The PAL4VST / mmsegmentation layout (ml/pal4vst_layout.py): images by split, 0/1 PNG labels beside them."""
 
+from pathlib import Path
+
 import numpy as np
 
 from backend.annotations.masks import mask_array_to_canonical
 from datasets.exporters import register
 from datasets.exporters.base import Exporter
-from ml.pal4vst_layout import images_dir, label_of, labels_dir
+from ml.pal4vst_layout import ITEMS, images_dir, item_line, label_of, labels_dir
 
 
 @register
 class Pal4vstExporter(Exporter):
     name = "pal4vst"
-    description = "mmseg layout images/{split}/, labels/{split}/ (0 clean, 1 artifact), read by the segmenter trainer"
+    description = ("mmseg layout images/{split}/, labels/{split}/ (0 clean, 1 artifact), read by the segmenter "
+                   "trainer; items.jsonl gives each image's task and generator")
 
     def write(self, *, items, context):
-        for item in items():
-            if item.row.annotation_id is None:
-                continue  # unlabelled: no segmentation to train on (an all-zero label would claim "clean")
-            context.copy_image(item, images_dir(context.out, item.split))
-            label = label_of(labels_dir(context.out, item.split), item.sha256)
-            if item.mask_key:
-                # Stored masks already are 0/1 PNGs: copy the bytes, no decode/encode.
-                context.copy_blob(key=item.mask_key, sha256=item.row.mask_sha256, dest=label)
-            else:
-                # Labelled without a mask (e.g. "no artifacts"): an all-clean label, in the stored masks' encoding.
-                label.parent.mkdir(parents=True, exist_ok=True)  # may be this split's first label
-                label.write_bytes(mask_array_to_canonical(np.zeros((item.height, item.width), bool)).png)
+        # Appended to: a rehearsal sample (train_sample_export) adds images to a folder already exported.
+        with open(context.out / ITEMS, "a") as manifest:
+            for item in items():
+                if item.row.annotation_id is None:
+                    continue  # unlabelled: no segmentation to train on (an all-zero label would claim "clean")
+                self._write_item(item, context)
+                image = item.row.image
+                manifest.write(item_line(image=Path(item.split) / item.image_filename, split=item.split,
+                                         sha256=item.sha256, task=image.task.slug, generator=str(image.generator)))
+
+    def _write_item(self, item, context):
+        context.copy_image(item, images_dir(context.out, item.split))
+        label = label_of(labels_dir(context.out, item.split), item.sha256)
+        if item.mask_key:
+            # Stored masks already are 0/1 PNGs: copy the bytes, no decode/encode.
+            context.copy_blob(key=item.mask_key, sha256=item.row.mask_sha256, dest=label)
+        else:
+            # Labelled without a mask (e.g. "no artifacts"): an all-clean label, in the stored masks' encoding.
+            label.parent.mkdir(parents=True, exist_ok=True)  # may be this split's first label
+            label.write_bytes(mask_array_to_canonical(np.zeros((item.height, item.width), bool)).png)

@@ -83,4 +83,8 @@ def vlm_candidate(
         metrics={"train": trained, "test": _summary(candidate_test), "base_test": _summary(base_test),
                  "production_test": _summary(production_test), "comparison": comparison},
         comparison=comparison,
+        # The gate's evidence (learning/promotion.py): per-image class counts of both on this test split.
+        paired=None if production_test is None else {
+            "metric": "macro_f1", "benchmark": f"test split of {dataset_version}",
+            "candidate": candidate_test["items"], "production": production_test["items"]},
     )

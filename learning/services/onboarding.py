@@ -1,5 +1,8 @@
 """Onboarding a new generator: a campaign that asks humans for a first few labels chosen for coverage, then
-fine-tunes the unified model on them with a short (few-shot) schedule as soon as they arrive."""
+fine-tunes the unified model on them with a short (few-shot) schedule as soon as they arrive, as a specialist of
+that generator (scope generator:<name>). The specialist serves the generator's images only once it passes the
+promotion gate on that generator's benchmark; it never replaces the unified model (nor does its few-shot VLM
+replace the unified VLM)."""
 
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ def _campaign_for(generator: Generator, labels: int) -> Campaign:
         description=f"Human labels of {generator}: the few-shot set its onboarding fine-tunes on.")
     retrain_policy_set(campaign=campaign, training_dataset=dataset, min_new_labels=labels,
                        max_iters=settings.FLAWMAP_FEWSHOT_MAX_ITERS,
-                       replay_images=settings.FLAWMAP_FEWSHOT_REPLAY_IMAGES)
+                       replay_images=settings.FLAWMAP_FEWSHOT_REPLAY_IMAGES,
+                       scope=f"generator:{generator.name}")
     return campaign
 
 

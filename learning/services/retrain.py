@@ -13,7 +13,7 @@ from backend.annotations.models import Annotation
 from backend.core.exceptions import ApplicationError
 from backend.jobs.models import Job
 from backend.jobs.services import job_create
-from backend.mlmodels.models import ModelVersion
+from backend.mlmodels.models import UNIFIED, ModelVersion, scope_check
 from datasets.models import Dataset, DatasetVersion
 from datasets.services import dataset_create
 from learning.models import RetrainPolicy
@@ -29,10 +29,15 @@ def retrain_policy_get(campaign: Campaign) -> RetrainPolicy:
 
 @transaction.atomic
 def retrain_policy_set(*, campaign: Campaign, **fields) -> RetrainPolicy:
-    """Set some of the campaign's policy (training_dataset, min_new_labels, max_iters, replay_images)."""
-    unknown = set(fields) - {"training_dataset", "min_new_labels", "max_iters", "replay_images"}
+    """Set some of the campaign's policy (training_dataset, min_new_labels, max_iters, replay_images, scope)."""
+    unknown = set(fields) - {"training_dataset", "min_new_labels", "max_iters", "replay_images", "scope"}
     if unknown:
         raise ApplicationError(f"unknown retrain policy field(s): {', '.join(sorted(unknown))}")
+    if "scope" in fields:
+        try:
+            fields["scope"] = scope_check(fields["scope"])
+        except ValueError as exc:
+            raise ApplicationError(str(exc)) from exc
     policy, _ = RetrainPolicy.objects.update_or_create(campaign=campaign, defaults=fields)
     return policy
 
@@ -90,6 +95,9 @@ def campaign_retrain_maybe(
             return RetrainDecision(None, False, new_labels)
         params = {"dataset_id": campaign_training_dataset(campaign).pk, "campaign_id": campaign.pk,
                   "new_labels": new_labels}
+        if policy.scope != UNIFIED:
+            # Both kinds train a specialist of that scope: a few-shot set never touches the unified models.
+            params["scope"] = policy.scope
         max_iters = max_iters or policy.max_iters
         if max_iters:
             params["max_iters"] = max_iters

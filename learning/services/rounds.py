@@ -35,6 +35,14 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
             raise ApplicationError(f"{unscored} candidate image(s) have no prediction from {model} yet; "
                                    "wait for the pre-label job", extra={"unscored": unscored})
     preds = [scores[i] for i in candidates] if scores else []
+    # Every model stores features now (torchscript.proxy_features for imported ones), but predictions stored
+    # before that hold none; a partial set cannot be clustered (mix then ranks by uncertainty alone).
+    featureless = sum(1 for p in preds if not p.features)
+    if strategy == "diversity" and featureless:
+        raise ApplicationError(
+            f"diversity needs a feature vector for every candidate, and {featureless} of {model}'s predictions "
+            "hold none (stored before features were kept for this model); use uncertainty, margin, mix, par or "
+            "random", extra={"featureless": featureless})
     labelled_features = None
     if strategy == "diversity":
         labelled_features = [p.features for p in ImagePrediction.objects.filter(
@@ -46,7 +54,7 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
             entropy=[p.entropy for p in preds] if preds else None,
             margin=[p.margin for p in preds] if preds else None,
             par=[p.par for p in preds] if preds else None,
-            features=[p.features for p in preds] if preds and preds[0].features else None,
+            features=[p.features for p in preds] if preds and not featureless else None,
             labelled_features=labelled_features,
         )
     except ValueError as exc:

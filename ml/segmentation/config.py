@@ -12,6 +12,9 @@ from .checkpoint import UntrustedConfigError
 CONFIG_DIR = Path(__file__).parent / "configs"
 PAPER_CONFIG = "pal4vst_swin-t_upernet_fcn-aux_adamw-20k_512x512"
 TINY_CONFIG = "tiny_r18-slim_upernet_fcn-aux_adamw_cpu_256x256"
+# Training crops: Swin-T and the ResNets downsample by 32 (a multiple keeps every stage's map whole).
+CROP_MULTIPLE, MIN_CROP, MAX_CROP = 32, 64, 2048
+MAX_BATCH_SIZE = 256
 
 
 class ConfigError(ValueError):
@@ -72,12 +75,15 @@ def load_config(name_or_path: str | Path) -> Config:
 
 
 def configure_training(
-    cfg: Config, *, data_root: Path, work_dir: Path, max_iters: int | None = None, seed: int = 0
+    cfg: Config, *, data_root: Path, work_dir: Path, max_iters: int | None = None, seed: int = 0,
+    crop: int | None = None, batch_size: int | None = None, workers: int | None = None,
 ) -> Config:
     """Point every dataloader at `data_root` and, when `max_iters` is given, shrink the schedule to it.
 
     The warm-up keeps its share of the schedule and the poly decay still ends at the last iteration, so a
     short run is the same recipe compressed rather than the start of a long one.
+    `crop`, `batch_size` and `workers` change how training samples, never the network or inference (see
+    `_train_on_crops`), so a checkpoint of the run still carries the shipped config's text.
     """
     for split in ("train", "val", "test"):
         loader = cfg.get(f"{split}_dataloader")
@@ -97,4 +103,33 @@ def configure_training(
         interval = min(cfg.train_cfg.val_interval, max_iters)
         cfg.train_cfg.val_interval = interval
         cfg.default_hooks.checkpoint.interval = interval
+    if crop is not None:
+        _train_on_crops(cfg, crop)
+    if batch_size is not None:
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}")
+        cfg.train_dataloader.batch_size = batch_size
+    if workers is not None:
+        if workers < 0:
+            raise ConfigError(f"workers must be 0 or more, not {workers}")
+        for split in ("train", "val", "test"):
+            loader = cfg.get(f"{split}_dataloader")
+            if loader is not None:
+                # torch refuses persistent workers when there are none (loading in the main process)
+                loader.num_workers, loader.persistent_workers = workers, workers > 0
     return cfg
+
+
+def _train_on_crops(cfg: Config, crop: int) -> None:
+    """Train on crop x crop samples: the pipeline's RandomCrop and the batch padding (the data preprocessor's
+    `size`, used only in training). Rescaling, the network and the inference size stay as the config has them:
+    Swin-T has no absolute position embedding and UperNet/FCN heads are convolutional, so the weights a small
+    crop trains run unchanged at the config's inference size, and the Predictor needs nothing from the run."""
+    if not MIN_CROP <= crop <= MAX_CROP or crop % CROP_MULTIPLE:
+        raise ConfigError(f"crop must be a multiple of {CROP_MULTIPLE} between {MIN_CROP} and {MAX_CROP}, not {crop}")
+    crops = [t for t in cfg.train_dataloader.dataset.pipeline if t.get("type") == "RandomCrop"]
+    if not crops:
+        raise ConfigError(f"{cfg.get('config_name', 'this config')} has no RandomCrop in its training pipeline")
+    for transform in crops:
+        transform.crop_size = (crop, crop)
+    cfg.model.data_preprocessor.size = (crop, crop)

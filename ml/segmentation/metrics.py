@@ -54,6 +54,18 @@ def image_counts(pred: np.ndarray, gt: np.ndarray) -> Counts:
     )
 
 
+def artifact_confusion(pred: np.ndarray, gt: np.ndarray) -> dict[str, int]:
+    """One image's artifact-class confusion counts {tp, fp, fn} (255 in `gt` ignored): what a benchmark keeps
+    per image so scores and their bootstrap intervals (ml/segmentation/bootstrap.py) can be summed again."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"prediction shape {pred.shape} differs from label shape {gt.shape}")
+    valid = gt != IGNORE_INDEX
+    p = pred[valid].astype(bool)
+    g = gt[valid].astype(bool)
+    return {"tp": int(np.count_nonzero(p & g)), "fp": int(np.count_nonzero(p & ~g)),
+            "fn": int(np.count_nonzero(~p & g))}
+
+
 def _iou(counts: Counts) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts.union > 0, counts.intersection / np.maximum(counts.union, 1), np.nan)
@@ -76,24 +88,29 @@ def summarize(counts: Counts) -> dict[str, float | int | None]:
 
 
 class SplitScorer:
-    """Accumulates counts over a split, overall and per task (sub-folder); `result()` is JSON-ready."""
+    """Accumulates counts over a split, overall, per task and per generator; `result()` is JSON-ready."""
 
     def __init__(self) -> None:
         self.total = Counts()
         self.by_task: dict[str, Counts] = defaultdict(Counts)
+        self.by_generator: dict[str, Counts] = defaultdict(Counts)
 
-    def add(self, pred: np.ndarray, gt: np.ndarray, task: str = "") -> Counts:
+    def add(self, pred: np.ndarray, gt: np.ndarray, task: str = "", generator: str = "") -> Counts:
         counts = image_counts(pred, gt)
-        self.add_counts(counts, task)
+        self.add_counts(counts, task, generator)
         return counts
 
-    def add_counts(self, counts: Counts, task: str = "") -> None:
+    def add_counts(self, counts: Counts, task: str = "", generator: str = "") -> None:
         self.total.add(counts)
         if task:
             self.by_task[task].add(counts)
+        if generator:
+            self.by_generator[generator].add(counts)
 
     def result(self) -> dict:
         out = summarize(self.total)
         if self.by_task:
             out["tasks"] = {task: summarize(c) for task, c in sorted(self.by_task.items())}
+        if self.by_generator:
+            out["generators"] = {name: summarize(c) for name, c in sorted(self.by_generator.items())}
         return out

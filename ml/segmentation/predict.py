@@ -126,11 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         predictor = Predictor(args.checkpoint, device=args.device, batch_size=args.batch_size,
                               trust_config=args.trust_config)
+        # Asking runs a TorchScript model once (on a blank image) to see what it outputs.
+        argmax_only = args.probs and not predictor.gives_probabilities
     except (CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.probs and not predictor.gives_probabilities:
-        print("note: this model gives argmax labels only; probability maps are 0/255", file=sys.stderr)
+    if argmax_only:
+        print("note: this model gives argmax labels only; probability maps are the share of 4 flipped views "
+              "that mark a pixel", file=sys.stderr)
     summary = predict_folder(predictor, args.input, args.output, probs=args.probs, log=print)
     print(f"predicted {summary['predicted']} of {summary['images']} image(s) -> {args.output} "
           f"({len(summary['failed'])} skipped)")

@@ -4,8 +4,10 @@
     masks, probabilities, par = predictor.predict([array_or_path, ...])
 
 Works with Flawmap's own checkpoints (weights + config text, from `ml.segmentation.train`) and with
-PAL4VST's released TorchScript `end2end.pt` (fixed 512x512 input, argmax output). Every image is resized
-to the model's square inference size, as PAL4VST's inference does, and the result is resized back.
+TorchScript models such as PAL4VST's released `end2end.pt` (fixed 512x512 input, argmax output): how their
+output is read, and how an argmax-only one still gets probabilities and features, is in `torchscript.py`.
+Every image is resized to the model's square inference size, as PAL4VST's inference does, and the result is
+resized back.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ml.par import perceptual_artifacts_ratio
 
+from . import torchscript
 from .checkpoint import CheckpointError, is_torchscript, read_checkpoint, state_dict_of
 
 PAL4VST_MEAN = (123.675, 116.28, 103.53)
@@ -36,7 +39,8 @@ class ImageReadError(ValueError):
 
 class Predictions(NamedTuple):
     masks: list[np.ndarray]  # uint8 HxW, 0 clean / 1 artifact, each the size of its input image
-    probabilities: list[np.ndarray]  # float32 HxW artifact probability (0/1 for argmax-only models)
+    # float32 HxW artifact probability (argmax-only models: the share of 4 flipped views marking the pixel)
+    probabilities: list[np.ndarray]
     par: list[float]  # artifact area / image area of each mask
 
 
@@ -78,24 +82,22 @@ class _Model:
     size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    argmax_only: bool
+    scripted: bool
     description: dict
+    output: str | None = None  # a TorchScript model's output kind (torchscript.KINDS), known after its first batch
 
-    def probabilities(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(N x S x S artifact probability, N x C pooled deepest backbone features or None)."""
-        if self.argmax_only:
-            out = self.module(batch)
-            if isinstance(out, (tuple, list)):
-                out = out[0]
-            if out.is_floating_point() and out.dim() == 4 and out.shape[1] == 2:
-                return out.softmax(dim=1)[:, 1], None
-            return out.reshape(batch.shape[0], *out.shape[-2:]).float().clamp(0, 1), None
+    def run(self, batch: torch.Tensor) -> torchscript.Output:
+        """Probability, the model's own labels (argmax-only models) and pooled features (None: the caller makes
+        the proxy ones) of a normalised batch."""
+        if self.scripted:
+            out, self.output = torchscript.run(self.module, batch, self.output)
+            return out
         metas = [dict(img_shape=(self.size, self.size), ori_shape=(self.size, self.size),
                       pad_shape=(self.size, self.size))] * batch.shape[0]
         # EncoderDecoder.encode_decode, unrolled to keep the backbone features for active learning.
         features = self.module.extract_feat(batch)
         logits = self.module.decode_head.predict(features, metas, self.module.test_cfg)
-        return logits.softmax(dim=1)[:, 1], features[-1].mean(dim=(2, 3))
+        return torchscript.Output(logits.softmax(dim=1)[:, 1], None, features[-1].mean(dim=(2, 3)))
 
 
 def _load_mmseg(path: Path, device: torch.device, *, trust_config: bool) -> _Model:
@@ -127,18 +129,22 @@ def _load_mmseg(path: Path, device: torch.device, *, trust_config: bool) -> _Mod
     pre = cfg.model.data_preprocessor
     return _Model(
         module=model, size=int(cfg.get("inference_size", 512)), mean=tuple(pre.mean), std=tuple(pre.std),
-        argmax_only=False,
+        scripted=False,
         description={"format": "mmseg", "config": meta.get("config_name"), "iter": meta.get("iter")},
     )
 
 
 def _load_torchscript(path: Path, device: torch.device) -> _Model:
+    # Unlike a pickled .pth (read_checkpoint, weights-only), a TorchScript archive holds no pickled Python callables:
+    # its code is TorchScript IR that torch interprets, plus tensors. The graph can still call any operator
+    # registered in this process (aten ops and custom ops of loaded extensions), so it is no sandbox: import models
+    # from sources you trust.
     try:
         module = torch.jit.load(str(path), map_location=device)
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"cannot load TorchScript model {path}: {exc}") from exc
     module.eval()
-    return _Model(module=module, size=PAL4VST_SIZE, mean=PAL4VST_MEAN, std=PAL4VST_STD, argmax_only=True,
+    return _Model(module=module, size=PAL4VST_SIZE, mean=PAL4VST_MEAN, std=PAL4VST_STD, scripted=True,
                   description={"format": "torchscript"})
 
 
@@ -166,33 +172,54 @@ class Predictor:
         return self._model.size
 
     @property
+    def output(self) -> str:
+        """`mmseg`, or a TorchScript model's output kind (torchscript.KINDS); the first call on a TorchScript
+        model that has not predicted yet runs it once on a blank image to see."""
+        if not self._model.scripted:
+            return "mmseg"
+        if self._model.output is None:
+            self._probabilities([np.zeros((self._model.size, self._model.size, 3), np.uint8)])
+        return self._model.output
+
+    @property
     def gives_probabilities(self) -> bool:
-        """False for argmax-only models (PAL4VST's TorchScript export): their probabilities are 0/1."""
-        return not self._model.argmax_only
+        """False for argmax-only models (PAL4VST's TorchScript export): their probabilities are flip votes."""
+        return self.output != "labels"
 
     @property
     def description(self) -> dict:
-        return {**self._model.description, "inference_size": self._model.size, "device": str(self.device)}
+        output = {"output": self._model.output} if self._model.output else {}
+        return {**self._model.description, **output, "inference_size": self._model.size, "device": str(self.device)}
 
     def _resize_in(self, image: np.ndarray) -> np.ndarray:
         s = self._model.size
         return cv2.resize(image, (s, s), interpolation=cv2.INTER_LINEAR) if image.shape[:2] != (s, s) else image
 
     @torch.inference_mode()
-    def _probabilities(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray | None]:
-        batch = torch.from_numpy(np.stack([self._resize_in(im) for im in images])).to(self.device)
-        batch = (batch.permute(0, 3, 1, 2).float() - self._mean) / self._std
-        probs, features = self._model.probabilities(batch)
-        probs = probs.float().cpu().numpy()
-        features = None if features is None else features.float().cpu().numpy()
-        out = []
-        for image, prob in zip(images, probs):
+    def _probabilities(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """(probability maps, masks, N x D features), each map the size of its image."""
+        pixels = torch.from_numpy(np.stack([self._resize_in(im) for im in images])).to(self.device)
+        pixels = pixels.permute(0, 3, 1, 2).float()
+        out = self._model.run((pixels - self._mean) / self._std)
+        features = out.features
+        if features is None:  # a TorchScript model without a feature output: the proxy descriptor
+            features = torchscript.proxy_features(out.probability, pixels / 255.0)
+        probs = out.probability.float().cpu().numpy()
+        labels = None if out.labels is None else out.labels.cpu().numpy().astype(np.uint8)
+        prob_maps, masks = [], []
+        for i, (image, prob) in enumerate(zip(images, probs)):
             h, w = image.shape[:2]
             if prob.shape != (h, w):
-                interpolation = cv2.INTER_NEAREST if self._model.argmax_only else cv2.INTER_LINEAR
-                prob = cv2.resize(prob, (w, h), interpolation=interpolation)
-            out.append(np.clip(prob, 0.0, 1.0).astype(np.float32))
-        return out, features
+                prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+            prob = np.clip(prob, 0.0, 1.0).astype(np.float32)
+            if labels is None:
+                mask = (prob >= 0.5).astype(np.uint8)
+            else:  # the model's own answer, not the vote: TTA only measures how sure it is
+                mask = labels[i] if labels[i].shape == (h, w) else cv2.resize(labels[i], (w, h),
+                                                                              interpolation=cv2.INTER_NEAREST)
+            prob_maps.append(prob)
+            masks.append(mask)
+        return prob_maps, masks, features.float().cpu().numpy()
 
     def iter_predict(self, images: Sequence[ImageInput]) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
         """(mask, probability, par) per image, batch by batch. Raises ImageReadError naming a bad image."""
@@ -200,14 +227,13 @@ class Predictor:
             yield mask, prob, par
 
     def iter_analyze(self, images: Sequence[ImageInput]):
-        """(mask, probability, par, features) per image; features (pooled deepest backbone map, for
-        diversity sampling) are None for argmax-only models."""
+        """(mask, probability, par, features) per image; features (for diversity sampling) are the pooled
+        deepest backbone map, a TorchScript model's feature output, or torchscript.proxy_features."""
         for start in range(0, len(images), self.batch_size):
             decoded = [read_image(src) for src in images[start : start + self.batch_size]]
-            probs, features = self._probabilities(decoded)
-            for i, prob in enumerate(probs):
-                mask = (prob >= 0.5).astype(np.uint8)
-                yield mask, prob, perceptual_artifacts_ratio(mask), None if features is None else features[i]
+            probs, masks, features = self._probabilities(decoded)
+            for mask, prob, feature in zip(masks, probs, features):
+                yield mask, prob, perceptual_artifacts_ratio(mask), feature
 
     def predict(self, images: Sequence[ImageInput]) -> Predictions:
         masks, probs, pars = [], [], []

@@ -1,7 +1,8 @@
 """Train the artifact segmenter on a PAL4VST-layout folder.
 
     python -m ml.segmentation.train --config tiny_r18-slim_upernet_fcn-aux_adamw_cpu_256x256 \
-        --data DIR --work-dir DIR [--max-iters N] [--init CKPT] [--device cpu|cuda|auto] [--seed S]
+        --data DIR --work-dir DIR [--max-iters N] [--init CKPT | --from-scratch] [--device cpu|cuda|auto] [--seed S]
+        [--crop N] [--batch-size N] [--workers N]
 
 Writes WORK_DIR/best.pth (weights + config, the best on `val` by artifact-class IoU) and
 WORK_DIR/metrics.json (val scores of that checkpoint: mIoU, artifact IoU, per-task IoU, training time).
@@ -31,6 +32,10 @@ def train(
     init: Path | None = None,
     device: str = "auto",
     seed: int = 0,
+    crop: int | None = None,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    from_scratch: bool = False,
     on_progress: ProgressCallback | None = None,
     quiet: bool = False,
 ) -> dict:
@@ -38,7 +43,11 @@ def train(
 
     `on_progress` is called every few iterations (and after each validation) — how a job reports progress
     and notices a cancel without `ml/` knowing about jobs. `quiet` keeps mmengine to warnings (no config dump
-    or per-iteration lines), for callers that report progress themselves."""
+    or per-iteration lines), for callers that report progress themselves.
+    `crop`, `batch_size`, `workers`: how training samples (`config.configure_training`), recorded in the
+    checkpoint's meta["training"]; the checkpoint still embeds the shipped config's text, which is what
+    rebuilds the network. A config with `init_required` (the paper recipe) needs `init`, or `from_scratch`
+    to train from random weights on purpose."""
     import torch
     from mmengine.runner import Runner
     from mmseg.utils import register_all_modules
@@ -59,8 +68,15 @@ def train(
     if resolved.type == "cpu" and torch.cuda.is_available():
         raise ConfigError("--device cpu on a CUDA machine: run with CUDA_VISIBLE_DEVICES= to hide the GPU")
 
+    cfg = configure_training(load_config(config), data_root=data, work_dir=work_dir, max_iters=max_iters, seed=seed,
+                             crop=crop, batch_size=batch_size, workers=workers)
+    if init is not None and from_scratch:
+        raise ConfigError("--init and --from-scratch exclude each other")
+    if init is None and cfg.get("init_required") and not from_scratch:
+        # Nothing is downloaded: without a local checkpoint the network would start from random weights.
+        raise ConfigError(f"{cfg.config_name} starts from pretrained weights: pass --init CKPT (a local checkpoint, "
+                          "e.g. ADE20K UperNet Swin-T), or --from-scratch to train from random weights on purpose")
     register_all_modules(init_default_scope=True)
-    cfg = configure_training(load_config(config), data_root=data, work_dir=work_dir, max_iters=max_iters, seed=seed)
     # mmengine keeps the visualizer and logger as process-wide singletons keyed by name: a second training in
     # the same process (a worker, the demo) would reuse the first run's, whose work dir may be gone.
     run_id = uuid.uuid4().hex[:8]
@@ -99,7 +115,8 @@ def train(
         state_dict=state_dict_of(full),
         config_text=config_text(resolve_config(config)),
         meta={"config_name": cfg.config_name, "iter": best_iter, "classes": ["clean", "artifact"],
-              "training": {"max_iters": cfg.train_cfg.max_iters, "seed": seed}},
+              "training": {"max_iters": cfg.train_cfg.max_iters, "seed": seed, "crop": crop, "batch_size":
+                           cfg.train_dataloader.batch_size, "init": init is not None, "from_scratch": from_scratch}},
     )
     for path in best:
         path.unlink()
@@ -125,7 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="PAL4VST-layout folder (images/, labels/)")
     parser.add_argument("--work-dir", type=Path, required=True)
     parser.add_argument("--max-iters", type=int, help="shrink the config's schedule to N iterations")
-    parser.add_argument("--init", type=Path, help="start from this local checkpoint (matching weights only)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--init", type=Path, help="start from this local checkpoint (matching weights only)")
+    start.add_argument("--from-scratch", action="store_true",
+                       help="random initial weights for a config that asks for --init (the paper config)")
+    parser.add_argument("--crop", type=int, help="train on NxN crops instead of the config's (multiple of 32)")
+    parser.add_argument("--batch-size", type=int, help="training batch size instead of the config's")
+    parser.add_argument("--workers", type=int, help="data-loading worker processes (0: in the main process)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -137,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         metrics = train(config=args.config, data=args.data, work_dir=args.work_dir, max_iters=args.max_iters,
-                        init=args.init, device=args.device, seed=args.seed)
+                        init=args.init, device=args.device, seed=args.seed, crop=args.crop,
+                        batch_size=args.batch_size, workers=args.workers, from_scratch=args.from_scratch)
     except (FileNotFoundError, ConfigError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ml.vlm.data import load_split
-from ml.vlm.metrics import score
+from ml.vlm.metrics import image_class_counts, score
 from ml.vlm.model import ModelLoadError, load_tuned, load_untuned
 from ml.vlm.predictor import VlmPredictor
 from ml.vlm.template import parse_answer
@@ -31,7 +31,10 @@ def evaluate_loaded(loaded, examples, *, batch_size: int = 8, max_new_tokens: in
         if parsed.malformed:
             raise ValueError(f"reference answer of {ex.image} does not follow the template: {parsed.error}")
         refs.append(parsed.regions)
-    report = score([{"regions": p.regions, "malformed": p.malformed} for p in preds], refs, loaded.classes)
+    answers = [{"regions": p.regions, "malformed": p.malformed} for p in preds]
+    report = score(answers, refs, loaded.classes)
+    report["items"] = [{"image": str(ex.image), "classes": image_class_counts(a, r)}
+                       for ex, a, r in zip(examples, answers, refs)]
     report["examples"] = [{"image": str(ex.image), "answer": p.raw, "malformed": p.malformed, "error": p.error}
                           for ex, p in zip(examples[:5], preds[:5])]
     return report

@@ -36,6 +36,15 @@ def _matched_ious(pred: list[dict], ref: list[dict]) -> list[float]:
     return ious
 
 
+def image_class_counts(prediction: dict, reference: list[dict]) -> dict[str, list[int]]:
+    """One image's {class: [tp, fp, fn]} (the counts `score` sums into per-class F1): what a paired bootstrap of
+    macro F1 resamples (ml/promotion.py)."""
+    p = set() if prediction["malformed"] else {r["class"] for r in prediction["regions"]}
+    r = {x["class"] for x in reference}
+    return {c: [int(c in p and c in r), int(c in p and c not in r), int(c in r and c not in p)]
+            for c in sorted(p | r)}
+
+
 def score(predictions: list[dict], references: list[list[dict]], classes) -> dict:
     """`predictions`: [{"regions": [...], "malformed": bool}], `references`: reference regions per image."""
     codes = {slug: code for code, slug, _n, _d in classes}

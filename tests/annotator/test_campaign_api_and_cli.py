@@ -8,6 +8,8 @@ from django.core.management.base import CommandError
 
 from annotator.client import ls_client
 from annotator.models import Campaign, CampaignTask
+from annotator.services.provision import campaign_prelabel_holdout_set
+from backend.core.exceptions import ApplicationError
 from backend.jobs.models import Job
 from backend.jobs.services import job_run
 from tests.conftest import png_bytes
@@ -84,3 +86,29 @@ def test_not_configured_is_a_clear_error(settings, admin_client):
     r = admin_client.post("/api/campaigns/", {"name": "c"}, format="json")
     assert r.status_code == 400 and "Label Studio is not configured" in r.json()["detail"]
     assert not Campaign.objects.exists()
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, "half", None])
+def test_prelabel_holdout_outside_zero_to_one_is_refused(admin_client, share):
+    """Refused before anything is provisioned (no Label Studio needed) and before anything is stored."""
+    r = admin_client.post("/api/campaigns/", {"name": "held", "prelabel_holdout": share}, format="json")
+    assert r.status_code == 400 and "prelabel_holdout" in r.json()
+    assert not Campaign.objects.exists()
+    campaign = Campaign.objects.create(name="kept")
+    r = admin_client.patch(f"/api/campaigns/{campaign.pk}/", {"prelabel_holdout": share}, format="json")
+    assert r.status_code == 400 and "prelabel_holdout" in r.json()
+    campaign.refresh_from_db()
+    assert campaign.prelabel_holdout == 0.0
+
+
+def test_prelabel_holdout_is_set_by_admins_and_shown(admin_client, viewer_client):
+    campaign = Campaign.objects.create(name="kept")
+    assert viewer_client.patch(f"/api/campaigns/{campaign.pk}/", {"prelabel_holdout": 0.2},
+                               format="json").status_code == 403
+    r = admin_client.patch(f"/api/campaigns/{campaign.pk}/", {"prelabel_holdout": 0.2}, format="json")
+    assert r.status_code == 200 and r.json()["prelabel_holdout"] == 0.2
+    assert viewer_client.get(f"/api/campaigns/{campaign.pk}/").json()["prelabel_holdout"] == 0.2
+    with pytest.raises(ApplicationError, match="between 0 and 1"):  # the service refuses NaN too
+        campaign_prelabel_holdout_set(campaign=campaign, prelabel_holdout=float("nan"))
+    campaign.refresh_from_db()
+    assert campaign.prelabel_holdout == 0.2

@@ -73,6 +73,24 @@ def test_created_annotation_is_converted(task, django_capture_on_commit_callback
     assert annotation.masks.get().artifact_pixels == a_mask().sum()
 
 
+def test_the_pass_records_what_its_task_showed(task, django_capture_on_commit_callbacks):
+    """Intake copies what push recorded on the task (shown / withheld by the holdout) onto the pass; a task that
+    is not a campaign task (found by its image id) gives a pass whose prelabel is not known (blank)."""
+    CampaignTask.objects.filter(ls_task_id=501).update(prelabel=Annotation.Prelabel.WITHHELD)
+    assert deliver(payload(task), django_capture_on_commit_callbacks).status == "processed"
+    withheld = Annotation.objects.get()
+    assert withheld.prelabel == "withheld" and withheld.prediction_shown is False
+    CampaignTask.objects.filter(ls_task_id=501).update(prelabel=Annotation.Prelabel.SHOWN)
+    newer = payload(task, updated="2026-11-21T11:00:00Z", action="ANNOTATION_UPDATED")
+    assert deliver(newer, django_capture_on_commit_callbacks).status == "processed"
+    assert Annotation.objects.get(is_current=True).prediction_shown is True
+    CampaignTask.objects.all().delete()
+    other = payload(task, ann_id=2)
+    assert deliver(other, django_capture_on_commit_callbacks).status == "processed"
+    unknown = Annotation.objects.order_by("-id").first()
+    assert unknown.prelabel == "" and unknown.prediction_shown is None
+
+
 def test_replayed_webhook_stores_nothing_new(task, django_capture_on_commit_callbacks):
     deliver(payload(task), django_capture_on_commit_callbacks)
     replay = deliver(payload(task), django_capture_on_commit_callbacks)

@@ -11,7 +11,7 @@ from annotator.client import ls_client
 from annotator.converter import LSRegion, labels_to_results, rle_to_mask
 from annotator.models import Campaign, CampaignTask, SyncedAnnotation, WebhookEvent
 from annotator.services.provision import campaign_create, campaign_provision
-from annotator.services.push import campaign_push_images
+from annotator.services.push import campaign_push_images, campaigns_push_predictions, task_held_out
 from annotator.services.reconcile import campaign_reconcile
 from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.models import Annotation
@@ -195,3 +195,57 @@ def test_reconcile_reenables_the_webhook_and_follows_updates_and_deletes(loop, s
     assert current.regions.get().caption == "extra finger 7"
     gone = SyncedAnnotation.objects.get(ls_annotation_id=dropped.id)
     assert gone.deleted_at is not None and gone.annotation.deleted_at is not None
+
+
+def _predict(images_, model, cls):
+    for i, image in enumerate(images_):
+        mask = np.zeros((H, W), dtype=bool)
+        mask[2:12, 3 + i: 20 + i] = True
+        annotation_create(image=image, model_version=model, mask=mask_array_to_canonical(mask), score=0.7,
+                          regions=[RegionInput(3 + i, 2, 20 + i, 12, cls, "blurry")])
+
+
+def test_the_prelabel_holdout_withholds_predictions_by_hash_and_the_passes_say_so(loop, settings):
+    settings.LABEL_STUDIO_WEBHOOK_URL = "http://127.0.0.1:9/nobody-listens/"  # passes come in by reconcile here
+    loop.prelabel_holdout = 0.5
+    loop.save(update_fields=["prelabel_holdout"])
+    campaign_provision(campaign=loop)
+    cls = artifact_class_list().get(slug="localized-blur")
+    predicted, (late,) = images(loop, 12, seed=500), images(loop, 1, seed=600)  # `late` has no prediction yet
+    _predict(predicted, ModelVersion.objects.create(kind="segmenter", name="tiny", version="1"), cls)
+    held = {im.pk for im in predicted + [late] if task_held_out(loop, im)}  # the rule: a hash of sha and campaign
+    assert 0 < len(held & {im.pk for im in predicted}) < 12
+    report = campaign_push_images(campaign=loop, image_ids=[im.pk for im in predicted + [late]])
+    assert report.withheld == len(held - {late.pk}) and report.with_prediction == 12 - report.withheld
+
+    def upstream():
+        return {t.data["flawmap_image_id"]: t for t in ls_client().sdk.tasks.list(project=loop.ls_project_id,
+                                                                                   fields="all")}
+    tasks = upstream()
+    for image in predicted:
+        assert bool(tasks[image.pk].predictions) == (image.pk not in held), image.pk
+    assert not tasks[late.pk].predictions
+    links = {t.image_id: t for t in CampaignTask.objects.filter(campaign=loop)}
+    assert {i: t.prelabel for i, t in links.items()} == {
+        **{im.pk: "withheld" if im.pk in held else "shown" for im in predicted}, late.pk: "none"}
+    assert {i for i, t in links.items() if t.prelabel_held_out} == held
+
+    # A newer model: its predictions reach the tasks that are not held out, never a held-out one.
+    _predict(predicted + [late], ModelVersion.objects.create(kind="segmenter", name="tiny", version="2"), cls)
+    pushed = campaigns_push_predictions(image_ids=[im.pk for im in predicted + [late]])
+    assert pushed == 13 - len(held)
+    tasks = upstream()
+    for image in predicted + [late]:
+        assert bool(tasks[image.pk].predictions) == (image.pk not in held), image.pk
+    assert CampaignTask.objects.get(image=late).prelabel == ("withheld" if late.pk in held else "shown")
+
+    # Labellers' passes record what their task showed.
+    one_held = next(im for im in predicted if im.pk in held)
+    one_shown = next(im for im in predicted if im.pk not in held)
+    for image in (one_held, one_shown):
+        ls_client().sdk.annotations.create(id=links[image.pk].ls_task_id, result=an_annotation_result(1)[1],
+                                           lead_time=30.0)
+    assert campaign_reconcile(campaign=Campaign.objects.get(pk=loop.pk)).applied == 2
+    passes = {a.image_id: a for a in Annotation.objects.filter(user__isnull=False)}
+    assert passes[one_held.pk].prelabel == "withheld" and passes[one_held.pk].prediction_shown is False
+    assert passes[one_shown.pk].prelabel == "shown" and passes[one_shown.pk].prediction_shown is True

@@ -70,7 +70,7 @@ def test_vlm_prelabels_reach_label_studio_as_boxes_classes_and_captions(campaign
 
     vlm = model_promote(model_version=model_register(
         kind="vlm", name="vlm", checkpoint_path=pack(tiny_vlm_tuned[0], tmp_path / "vlm.tar")))
-    job = vlm_prelabel_enqueue(image_ids=[early.pk, late.pk])  # runs at commit (eager Celery)
+    (job,) = vlm_prelabel_enqueue(image_ids=[early.pk, late.pk])  # runs at commit (eager Celery)
     job.refresh_from_db()
     assert job.status == "succeeded", job.traceback
     assert job.result["predicted"] == 2 and job.result["pushed_to_labelstudio"] == 1  # the task already there

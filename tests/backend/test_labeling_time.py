@@ -4,8 +4,10 @@ import io
 import pytest
 from django.contrib.auth.models import User
 
+from backend.analytics import randomised
 from backend.annotations.models import Annotation
 from backend.annotations.services import annotation_create
+from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ModelVersion
 from tests.conftest import png_bytes
 from tests.factories import GeneratorFactory, make_image
@@ -73,3 +75,52 @@ def test_other_groupings_and_csv(fixture, viewer_client):
     assert [(r["annotator"], r["count"]) for r in rows] == [("alice", "3"), ("bob", "2")]
     assert viewer_client.get("/api/stats/labeling-time?group_by=planet").status_code == 400
     assert viewer_client.get("/api/stats/labeling-time?project_generator=x").status_code == 400
+
+
+def test_randomised_shown_vs_withheld_per_generator_and_task(viewer_client):
+    """Only passes with a known arm count: `none` (no prediction to show) and blank (not known) stay out."""
+    lena = User.objects.create_user("lena")
+    gen_a, gen_b = GeneratorFactory(name="gen-a", version=""), GeneratorFactory(name="gen-b", version="")
+    shown, withheld = Annotation.Prelabel.SHOWN, Annotation.Prelabel.WITHHELD
+    history = [  # generator, task, prelabel, seconds
+        (gen_a, "text_to_image", shown, 30), (gen_a, "text_to_image", shown, 40), (gen_a, "inpainting", shown, 50),
+        (gen_a, "text_to_image", withheld, 70), (gen_a, "text_to_image", withheld, 90),
+        (gen_a, "text_to_image", Annotation.Prelabel.NONE, 200), (gen_a, "text_to_image", "", 10),
+        (gen_b, "inpainting", shown, 20), (gen_b, "inpainting", withheld, 60),
+    ]
+    for seed, (generator, task, prelabel, seconds) in enumerate(history):
+        image = make_image(data=png_bytes(seed=100 + seed), generator=generator, task_slug=task)
+        annotation_create(image=image, user=lena, lead_time=seconds, prelabel=prelabel)
+    body = viewer_client.get("/api/stats/labeling-time").json()
+    trial = body["randomised"]
+    overall = trial["overall"]
+    assert {k: overall[k] for k in ("n_shown", "n_withheld", "median_shown_s", "median_withheld_s",
+                                    "difference_s")} == {"n_shown": 4, "n_withheld": 3, "median_shown_s": 35.0,
+                                                         "median_withheld_s": 70.0, "difference_s": 35.0}
+    low, high = overall["ci95"]
+    assert low <= 35.0 <= high
+    assert [(r["generator"], r["median_shown_s"], r["median_withheld_s"], r["difference_s"])
+            for r in trial["by_generator"]] == [("gen-a", 40.0, 80.0, 40.0), ("gen-b", 20.0, 60.0, 40.0)]
+    assert [(r["task"], r["n_shown"], r["n_withheld"], r["difference_s"]) for r in trial["by_task"]] == [
+        ("inpainting", 2, 1, 25.0), ("text_to_image", 2, 2, 45.0)]
+    assert all(len(r["ci95"]) == 2 for r in trial["by_generator"] + trial["by_task"])
+    assert "randomised" in trial["design"]
+    assert body["overall"]["count"] == 9  # the observational figures still count every pass
+
+
+def test_randomised_without_a_trial_and_the_arm_names():
+    assert (randomised.SHOWN, randomised.WITHHELD) == (Annotation.Prelabel.SHOWN, Annotation.Prelabel.WITHHELD)
+    empty = randomised.randomised_comparison([])
+    assert empty["overall"] == {"n_shown": 0, "n_withheld": 0, "median_shown_s": None, "median_withheld_s": None,
+                                "difference_s": None, "ci95": None}
+    assert empty["by_generator"] == empty["by_task"] == []
+
+
+def test_a_prelabel_is_for_human_passes_only():
+    image = make_image(data=png_bytes(seed=300))
+    model = ModelVersion.objects.create(kind="segmenter", name="m", version="1")
+    with pytest.raises(ApplicationError, match="prelabel"):
+        annotation_create(image=image, model_version=model, prelabel=Annotation.Prelabel.SHOWN)
+    with pytest.raises(ApplicationError, match="prelabel"):
+        annotation_create(image=image, user=User.objects.create_user("u"), prelabel="maybe")
+    assert not Annotation.objects.exists()

@@ -14,6 +14,7 @@ from backend.mlmodels.services import model_promote, model_register, prelabel_en
 from datasets.selectors import version_of_model
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
 from tests.conftest import png_bytes
+from tests.datasets.helpers import seeds_covering_splits
 from tests.factories import left_half_torchscript, make_image
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -25,8 +26,8 @@ def _labelled_images(n: int, generator=None, first_seed: int = 500):
     mask = np.zeros((H, W), bool)
     mask[:, : W // 2] = True
     images = []
-    for i in range(n):
-        image = make_image(data=png_bytes(W, H, seed=first_seed + i), generator=generator)
+    for seed in seeds_covering_splits(n, size=(W, H), start=first_seed):
+        image = make_image(data=png_bytes(W, H, seed=seed), generator=generator)
         annotation_create(image=image, user=user, mask=mask_array_to_canonical(mask))
         images.append(image)
     return images
@@ -37,7 +38,7 @@ def test_prelabel_stores_a_model_annotation_and_scores_once(trained, settings, t
     model = model_promote(model_version=model_register(kind="segmenter", name="u",
                                                        checkpoint_path=trained[0] / "best.pth"))
     images = [make_image(data=png_bytes(W, H, seed=i)) for i in range(3)]
-    job = prelabel_enqueue(image_ids=[im.pk for im in images])  # eager: runs at commit
+    (job,) = prelabel_enqueue(image_ids=[im.pk for im in images])  # eager: runs at commit
     job.refresh_from_db()
     assert job.status == "succeeded" and job.result["predicted"] == 3
     for image in images:
@@ -50,7 +51,7 @@ def test_prelabel_stores_a_model_annotation_and_scores_once(trained, settings, t
         assert len(prediction.features) == 256  # pooled last stage of the tiny backbone
         image.refresh_from_db()
         assert image.par_source == "model" and image.par == pytest.approx(mask.par)
-    again = prelabel_enqueue(image_ids=[im.pk for im in images])
+    (again,) = prelabel_enqueue(image_ids=[im.pk for im in images])
     again.refresh_from_db()
     assert again.result["predicted"] == 0 and again.result["skipped"] == 3
     assert Annotation.objects.filter(model_version=model).count() == 3

@@ -13,6 +13,7 @@ from backend.mlmodels.models import ModelVersion
 from backend.taxonomy.selectors import artifact_class_list
 from datasets.services import dataset_create
 from tests.conftest import png_bytes
+from tests.datasets.helpers import seeds_covering_splits
 from tests.factories import make_image
 from tests.vlm_support import tiny_vlm_base  # noqa: F401
 
@@ -32,8 +33,8 @@ def _labelled_with_one_blur_box(n: int):
     """Every image labelled with the same box: a tiny model learns it in a few dozen steps."""
     user = user_get_or_create_with_role(username="labeller", role=Role.ANNOTATOR)
     blur = artifact_class_list().get(slug="localized-blur")
-    for i in range(n):
-        image = make_image(data=png_bytes(W, H, seed=700 + i))
+    for seed in seeds_covering_splits(n, size=(W, H), start=700):
+        image = make_image(data=png_bytes(W, H, seed=seed))
         annotation_create(image=image, user=user, regions=[RegionInput(4, 6, 40, 30, blur, "blurry patch")])
 
 

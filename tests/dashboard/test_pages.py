@@ -192,3 +192,17 @@ def test_every_page_runs_a_bounded_number_of_queries_whatever_the_data(viewer, d
     assert DatasetVersion.objects.count() == 3
 
     assert _query_counts(viewer, urls) == before
+
+
+def test_labelling_time_shows_the_randomised_comparison(viewer):
+    from backend.annotations.models import Annotation
+    from backend.annotations.services import annotation_create
+
+    lena, gen = User.objects.create_user("lena"), GeneratorFactory(name="gen-r", version="")
+    for seed, (prelabel, seconds) in enumerate([("shown", 30), ("shown", 40), ("withheld", 70), ("none", 500)]):
+        annotation_create(image=make_image(data=png_bytes(seed=700 + seed), generator=gen), user=lena,
+                          lead_time=seconds, prelabel=Annotation.Prelabel(prelabel))
+    html = viewer.get("/dashboard/labelling-time/").content
+    rows = {r["data-group"]: r["data-saving"] for r in elements(html, "tr") if "data-saving" in r}
+    # withheld 70 − median shown 35; the pass with no prediction to show is not in the comparison
+    assert rows == {"overall": "35.0", "generator: gen-r": "35.0", "task: text_to_image": "35.0"}

@@ -317,3 +317,32 @@ def test_pal4vst_export_of_images_labelled_clean_only(annotator_user, tmp_path):
         assert not np.asarray(Image.open(label)).any()
         assert (out / "images" / label.parent.name / label.name).exists() or any(
             (out / "images" / label.parent.name).glob(label.stem + ".*"))
+
+
+def test_pal4vst_export_names_each_images_task_and_generator_for_the_evaluator(annotator_user, tmp_path):
+    """The flat layout has no task folders: items.jsonl carries task and generator, and evaluate_split groups by
+    them (a per-task and per-generator score for every backend-trained model)."""
+    from ml.segmentation.evaluation import evaluate_split
+    from ml.segmentation.predictor import Predictor
+    from tests.datasets.helpers import labelled_image
+    from tests.factories import GeneratorFactory, left_half_torchscript
+
+    a, b = GeneratorFactory(name="gen-a"), GeneratorFactory(name="gen-b")
+    for i in range(6):
+        labelled_image(annotator_user, seed=700 + i, generator=a if i % 2 else b,
+                       task_slug="inpainting" if i < 3 else "text_to_image", size=(24, 16), rows=4)
+    version = dataset_version_build(version=dataset_version_start(dataset=dataset_create(
+        name="tasks-and-generators", splits={"test": 1.0})))
+    out = export_to_path(version=version, fmt="pal4vst", out=tmp_path / "out")
+    lines = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert len(lines) == 6 and {(row["task"], row["generator"]) for row in lines} == {
+        ("inpainting", "gen-a 1.0"), ("inpainting", "gen-b 1.0"), ("text_to_image", "gen-a 1.0"),
+        ("text_to_image", "gen-b 1.0")}
+    assert all((out / "images" / row["image"]).is_file() and row["split"] == "test" for row in lines)
+
+    result = evaluate_split(Predictor(left_half_torchscript(tmp_path / "lh.pt"), device="cpu"), out, "test")
+    # 4 labelled rows of 16, the left 12 of 24 columns predicted: IoU 48 / (48 + 144 + 48) in every group
+    assert set(result["tasks"]) == {"inpainting", "text_to_image"}
+    assert set(result["generators"]) == {"gen-a 1.0", "gen-b 1.0"}
+    assert result["generators"]["gen-a 1.0"]["images"] == 3
+    assert result["tasks"]["inpainting"]["artifact_IoU"] == pytest.approx(0.2, abs=1e-6)

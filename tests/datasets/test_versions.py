@@ -9,12 +9,14 @@ from django.utils.text import slugify
 from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.models import Annotation
 from backend.annotations.services import annotation_create
+from backend.images.models import GeneratedImage
 from backend.mlmodels.models import ModelVersion
 from datasets.models import Dataset, DatasetItem, DatasetVersion
 from datasets.selectors import version_reference
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from datasets.splits import global_split
 from tests.conftest import png_bytes
-from tests.datasets.helpers import labelled_image
+from tests.datasets.helpers import bulk_images, labelled_image
 from tests.factories import GeneratorFactory, make_image
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +158,88 @@ def test_abandoned_building_versions_are_cleaned_up(annotator_user):
     fresh = dataset_version_start(dataset=dataset)
     assert dataset_versions_abandoned_delete() == 1
     assert list(DatasetVersion.objects.values_list("pk", flat=True)) == [fresh.pk]
+
+
+def splits_of(version):
+    return dict(DatasetItem.objects.filter(version=version).values_list("image_id", "split"))
+
+
+def test_overlapping_datasets_give_shared_images_the_same_split():
+    """Acceptance (#22): 1000 images of two generators; a dataset of all of them, one of one generator's 500
+    (a filtered subset) and one of that subset with a 20 % test share. Every shared image has the same split
+    in the first two, and no image is train in one dataset and test in another."""
+    gen_a, gen_b = GeneratorFactory(), GeneratorFactory()
+    bulk_images(1000, generators=[gen_a, gen_b])
+    everything = snapshot(dataset_create(name="all", label_status="any"))
+    subset = snapshot(dataset_create(name="one-gen", label_status="any", generators=[gen_a]))
+    wider = snapshot(dataset_create(name="one-gen-wide-test", label_status="any", generators=[gen_a],
+                                    splits={"train": 0.7, "val": 0.1, "test": 0.2}))
+    whole, part, wide = splits_of(everything), splits_of(subset), splits_of(wider)
+    assert len(whole) == 1000 and len(part) == len(wide) == 500 and set(part) <= set(whole)
+    assert sum(whole[i] != part[i] for i in part) == 0
+    crossings = sum({whole[i], other[i]} == {"train", "test"} for other in (part, wide) for i in other)
+    assert crossings == 0
+    assert all(wide[i] == "test" for i in part if part[i] == "test")  # a larger test share only adds to test
+    for version in (everything, subset):
+        assert set(version.counts["split_deviation"]) == {"train", "val", "test"}
+        n = version.counts["items"]
+        for split, deviation in version.counts["split_deviation"].items():
+            assert deviation == pytest.approx(version.counts["splits"][split] / n - version.dataset.splits[split])
+            assert abs(deviation) <= 0.05  # binomial: 3 standard deviations at n = 500 are 4.2 points for train
+
+
+def test_a_fixed_image_joins_its_sources_group():
+    gen = GeneratorFactory()
+    sources = bulk_images(100, generators=[gen])
+    fixes = bulk_images(100, generators=[gen], start=100)
+    refixes = bulk_images(100, generators=[gen], start=200)
+    for source, fix, refix in zip(sources, fixes, refixes, strict=True):
+        fix.fixed_from, refix.fixed_from = source, fix  # a fix of a fix still belongs to the first source
+    GeneratedImage.objects.bulk_update(fixes + refixes, ["fixed_from"])
+    version = snapshot(dataset_create(name="fixes", label_status="any"))
+    items = {i.image_id: i for i in DatasetItem.objects.filter(version=version)}
+    for source, fix, refix in zip(sources, fixes, refixes, strict=True):
+        assert items[source.pk].group == items[fix.pk].group == items[refix.pk].group
+        assert items[source.pk].split == items[fix.pk].split == items[refix.pk].split
+    assert len({i.split for i in items.values()}) == 3  # 100 groups: not one split for all by accident
+
+
+def test_frozen_items_keep_their_split_and_differences_are_reported(settings, admin_client):
+    gen = GeneratorFactory()
+    first = bulk_images(300, generators=[gen])
+    settings.FLAWMAP_SPLIT_SEED = "the-seed-before"
+    dataset = dataset_create(name="reseeded", label_status="any")
+    v1 = snapshot(dataset)
+    settings.FLAWMAP_SPLIT_SEED = "the-seed-now"
+    added = bulk_images(100, generators=[gen], start=300)
+    out = StringIO()
+    call_command("dataset_snapshot", "reseeded", stdout=out)
+    v2 = DatasetVersion.objects.get(dataset=dataset, number=2)
+    before, after = splits_of(v1), splits_of(v2)
+    assert all(after[i.pk] == before[i.pk] for i in first)  # versions are immutable; a test set stays put
+    groups = dict(DatasetItem.objects.filter(version=v2).values_list("image_id", "group"))
+    now = {pk: global_split(g, shares=dataset.splits, seed="the-seed-now") for pk, g in groups.items()}
+    assert all(after[i.pk] == now[i.pk] for i in added)  # new items: their global split
+    differing = sorted(i.blob_id for i in first if before[i.pk] != now[i.pk])
+    report = v2.counts["split_differs"]
+    assert report["count"] == len(differing) > 50
+    assert [row["image_sha256"] for row in report["items"]] == differing[:100]
+    assert all(row["global_split"] == now[row["image_id"]] != row["split"] for row in report["items"])
+    assert v1.counts["split_differs"] == {"count": 0, "items": []}
+    text = out.getvalue()
+    assert f"{len(differing)} item(s) kept a split from reseeded@v1 other than their global one" in text
+    assert "share deviation from target, points: train " in text
+
+    # A new dataset over the same images: the CLI says which images existing versions hold under other splits.
+    out = StringIO()
+    call_command("dataset_create", "fresh-look", "--label-status", "any", stdout=out)
+    assert f"{2 * len(differing)} item(s) of existing versions hold an image it selects under another split" \
+        in out.getvalue()  # each differing image is in v1 and in v2
+
+    detail = admin_client.get(f"/api/datasets/{dataset.pk}/versions/2/").json()
+    assert detail["split_deviation"] == v2.counts["split_deviation"]
+    # a version stored before the deviation was: the API works it out from the split counts
+    counts = {k: v for k, v in v1.counts.items() if k not in ("split_deviation", "split_differs")}
+    DatasetVersion.objects.filter(pk=v1.pk).update(counts=counts)
+    old = admin_client.get(f"/api/datasets/{dataset.pk}/versions/1/").json()["split_deviation"]
+    assert old == pytest.approx({s: counts["splits"][s] / 300 - dataset.splits[s] for s in dataset.splits})

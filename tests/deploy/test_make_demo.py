@@ -185,3 +185,19 @@ def test_the_printed_label_studio_project_has_the_tasks(served, demo_env, settin
     ls = ls_client().sdk
     assert ls.projects.get(id=int(project)).title == "Flawmap: demo: label the new generator"
     assert len(list(ls.tasks.list(project=int(project)))) == int(tasks) == 6
+
+
+def test_every_segmenter_has_benchmark_scores_per_task_and_generator_with_intervals(served, two_runs):
+    assert "benchmark global: " in two_runs[0].stdout and "benchmark 'global'" in two_runs[1].stdout
+    header, url = served["curl"]
+    name, value = header.split(": ", 1)
+    models = requests.get(served["base"] + "/api/models/?kind=segmenter", headers={name: value}, timeout=10).json()
+    assert models["results"]
+    for model in models["results"]:
+        scopes = {score["scope"]: score for score in model["benchmarks"]}
+        assert "global" in scopes, model["name"] + "@" + model["version"]
+        for score in scopes.values():
+            assert score["n_images"] >= 1 and len(score["iou_ci"] or []) in (0, 2)
+            for group in (*score["per_task"].values(), *score["per_generator"].values()):
+                assert {"iou", "iou_ci", "f1", "f1_ci", "n"} <= set(group) and group["n"] >= 1
+            assert score["per_task"] and score["per_generator"]

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from annotator.client import ls_client
 from annotator.models import Campaign, CampaignTask
 from backend.jobs.models import Job
-from backend.mlmodels.models import ImagePrediction, ModelVersion
+from backend.mlmodels.models import ImagePrediction, ModelVersion, PromotionDecision
 from backend.mlmodels.services import model_promote, model_register
 from datasets.selectors import version_of_model
 from ml.synthetic import generate_dataset
@@ -44,8 +44,19 @@ def test_onboarding_picks_diverse_images_and_fine_tunes_after_the_labels(labelst
         comparison = job.result["comparison"]
         assert comparison["production_model"] == unified.pk and comparison["images"] >= 1
         assert f"artifact IoU before {comparison['production_artifact_IoU']}" in text
+        # A specialist of this generator, judged by the promotion gate: 10 labels make no benchmark of 30, so it
+        # stays a candidate, the unified model stays in production, and the command says why.
+        specialist = ModelVersion.objects.get(pk=job.result["model_version"])
+        assert specialist.scope == "generator:newgen" and specialist.status == "candidate"
+        assert comparison["promoted"] is False and comparison["outcome"] == "undecided"
+        assert "too small to decide" in comparison["reason"] and "too small to decide" in text
+        unified.refresh_from_db()
+        assert unified.status == "production" and unified.scope == "unified"
+        decision = PromotionDecision.objects.get(candidate=specialist)
+        assert decision.outcome == "undecided" and decision.incumbent == unified
+        assert "FLAWMAP_BENCHMARK_MIN_IMAGES" in decision.reason
         # the few-shot set is this generator's labels only
-        version = version_of_model(ModelVersion.objects.get(pk=job.result["model_version"]))
+        version = version_of_model(specialist)
         assert set(version.items.values_list("image__generator__name", flat=True)) == {"newgen"}
         assert version.items.count() == 10
     finally:

@@ -74,7 +74,7 @@ TABLE = {
     "annotation-mask": {"GET": READ},
     # --- API: Label Studio campaigns and webhooks.
     "campaign-list": {"GET": READ, "POST": ADMIN_WRITE},
-    "campaign-detail": {"GET": READ},
+    "campaign-detail": {"GET": READ, "PATCH": ADMIN_WRITE},  # admin: an empty body lacks prelabel_holdout
     "campaign-push": {"POST": ADMIN_WRITE},
     "campaign-next-batch": {"POST": ANNOTATOR_WRITE},  # 400: uncertainty needs a production segmenter
     "campaign-reconcile": {"POST": (401, 403, 403, 403, 403, 202)},  # admin: the reconcile job is queued
@@ -101,6 +101,8 @@ TABLE = {
     "model-train": {"POST": ADMIN_WRITE},
     "model-list": {"GET": READ},
     "model-detail": {"GET": READ},
+    "benchmark-list": {"GET": READ},
+    "model-routing": {"GET": READ},
     "model-promote": {"POST": ADMIN_WRITE},  # 400: the fixture's version has no checkpoint
     "quality-best-of-n": {"POST": VIEWER_POST},
     "reward": {"POST": VIEWER_POST},

@@ -93,8 +93,18 @@ def _seed(admin) -> dict[str, dict[str, object]]:
     generators = [GeneratorFactory(name=f"fuzz-gen-{i}") for i in range(2)]
     images = [labelled_image(admin, seed=i, generator=generators[i % 2]) for i in range(4)]
     # In production, so that fixes can be asked for (and the reward finds a segmenter)
-    ModelVersion.objects.create(kind="segmenter", name="fuzz-seg", version="1", metrics={"miou": 0.5},
-                                status="production")
+    segmenter = ModelVersion.objects.create(kind="segmenter", name="fuzz-seg", version="1", metrics={"miou": 0.5},
+                                            status="production")
+    # A filled benchmark score (one group with nothing to find: its IoU and interval are null) for models/.
+    from datasets.benchmarks import score_metrics
+    from datasets.models import Benchmark, BenchmarkScore
+
+    rows = [{"image": images[0].pk, "task": "text_to_image", "generator": str(generators[0]), "tp": 5, "fp": 1,
+             "fn": 2}, {"image": images[1].pk, "task": "inpainting", "generator": str(generators[1]), "tp": 0,
+                        "fp": 0, "fn": 0}]
+    benchmark = Benchmark.objects.create(scope="global", name="global", items=[], n_images=2, min_images=1)
+    BenchmarkScore.objects.create(model_version=segmenter, benchmark=benchmark, metrics=score_metrics(rows),
+                                  items=rows)
     campaign = campaign_create_provisioned(name=f"fuzz-{uuid.uuid4().hex[:6]}", generator=generators[0])
     dataset = dataset_create(name="fuzz-set")
     version = dataset_version_build(version=dataset_version_start(dataset=dataset, author=admin))

@@ -7,6 +7,7 @@ from backend.config.settings.api import *  # noqa: F401,F403
 from backend.config.settings.base import *  # noqa: F401,F403
 from backend.config.settings.celery import *  # noqa: F401,F403
 from backend.config.settings.database import *  # noqa: F401,F403
+from backend.config.settings.datasets import *  # noqa: F401,F403
 from backend.config.settings.ingest import *  # noqa: F401,F403
 from backend.config.settings.jobs import *  # noqa: F401,F403
 from backend.config.settings.labelstudio import *  # noqa: F401,F403

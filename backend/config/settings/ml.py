@@ -21,3 +21,8 @@ RETRAIN_MIN_NEW_LABELS = env.int("RETRAIN_MIN_NEW_LABELS", default=20)
 FLAWMAP_FEWSHOT_MAX_ITERS = env.int("FLAWMAP_FEWSHOT_MAX_ITERS", default=600)
 # ... and with this many of the unified model's own training images beside them (rehearsal; 0 = none).
 FLAWMAP_FEWSHOT_REPLAY_IMAGES = env.int("FLAWMAP_FEWSHOT_REPLAY_IMAGES", default=90)
+# Promotion gate (ml/promotion.py): a candidate may lower any other benchmark it is scored on by at most this many
+# IoU points (1.0 = 0.01 in IoU units; macro-F1 points for the VLM) ...
+FLAWMAP_PROMOTION_MAX_REGRESSION = env.float("FLAWMAP_PROMOTION_MAX_REGRESSION", default=1.0)
+# ... and a benchmark with fewer images than this cannot decide: the candidate stays a candidate.
+FLAWMAP_BENCHMARK_MIN_IMAGES = env.int("FLAWMAP_BENCHMARK_MIN_IMAGES", default=30)

@@ -1,13 +1,17 @@
 import json
 from datetime import datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from backend.core.exceptions import ApplicationError
 from backend.images.models import SynthesisTask
 from backend.images.services import generator_resolve, task_resolve
 from datasets.models import Dataset
+from datasets.selection import split_disagreements
 from datasets.services import dataset_create, dataset_name_check
+
+SPLIT_DIFFERS_SHOWN = 20
 
 
 def _when(value: str) -> datetime:
@@ -52,3 +56,13 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"created dataset {dataset.name!r} (id {dataset.pk})")
+        # Its images get their global splits; existing versions are immutable and may hold some of them under
+        # another split (an older seed or split rule, another group key or other shares): say which.
+        report = split_disagreements(dataset=dataset, seed=settings.FLAWMAP_SPLIT_SEED, limit=SPLIT_DIFFERS_SHOWN)
+        self.stdout.write(f"{report['count']} item(s) of existing versions hold an image it selects under another"
+                          f" split ({report['train_test']} train on one side, test on the other)")
+        for item in report["items"]:
+            self.stdout.write(f"  {item['image_sha256'][:12]} (image {item['image_id']}): {item['split']} in"
+                              f" {item['version']}, {item['split_here']} here")
+        if report["count"] > len(report["items"]):
+            self.stdout.write(f"  ... and {report['count'] - len(report['items'])} more")

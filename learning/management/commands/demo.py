@@ -17,9 +17,10 @@ from django.db.models import Count
 from rest_framework.authtoken.models import Token
 
 from annotator.models import Campaign, CampaignTask
-from annotator.services.provision import campaign_create, campaign_provision
+from annotator.services.provision import campaign_create, campaign_prelabel_holdout_set, campaign_provision
 from annotator.services.push import campaign_push_images, unlabelled_image_ids
 from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
+from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.core.users import user_get_or_create_with_role
 from backend.images.batch import images_ingest_batch
@@ -27,7 +28,10 @@ from backend.images.folder import folder_items, folder_plan
 from backend.images.models import GeneratedImage
 from backend.images.services import generator_get_or_create, task_resolve
 from backend.jobs.context import job_progress_listener
-from learning.demo_loop import run_rounds, train_first_model
+from backend.mlmodels.selectors import routing_table
+from datasets.benchmarks import benchmark_create
+from datasets.selectors import benchmark_get
+from learning.demo_loop import DEMO_PRELABEL_HOLDOUT, run_rounds, train_first_model
 from learning.services.retrain import UNIFIED_DATASET, campaign_training_dataset
 from ml.synthetic import ARTIFACT_KINDS, generate_dataset
 
@@ -38,6 +42,10 @@ CAMPAIGN_NAME = "demo: label the new generator"
 # The learning loop's new generator and its campaign.
 LOOP_GENERATOR = ("flawmap-demo-loopgen", "v1")
 LOOP_CAMPAIGN = "demo: active learning on a new generator"
+
+# The demo set is small (17 of the full demo's 160 images are in the global test split, 1 of --quick's 40): its
+# benchmarks take what there is instead of FLAWMAP_BENCHMARK_MIN_IMAGES (their n_images and intervals say how little).
+DEMO_BENCHMARK_MIN_IMAGES = 1
 
 # Sizes of the full demo and of `--quick` (the same code path, small enough for CI); flags override either.
 SIZES = {
@@ -77,6 +85,7 @@ class Command(BaseCommand):
         self.reused: list[str] = []
         out = options["out"] or Path(settings.FLAWMAP_VAR_DIR) / "demo" / "pal4vst"
         self._ingest(n=sizes["n"], size=sizes["size"], out=out)
+        self._benchmarks()
         campaign_line = self._label_studio_campaign(out.parent / "newgen", sizes["size"], sizes["campaign_images"])
         login = self._demo_admin()
         if options["no_loop"]:
@@ -113,6 +122,11 @@ class Command(BaseCommand):
         for row in rows:
             self.stdout.write(f"{row.number:5d}  {row.labels:6d}  {row.model:28s}  {'yes' if row.promoted else 'no':8s}"
                               f"  {row.heldout_iou:.3f}   {row.note}")
+        # Who serves what now (GET /api/models/routing): the most specific scope with a production model wins.
+        self.stdout.write("\nrouting: kind       scope                         model                         images")
+        for route in routing_table():
+            label = f"{route['model'].name}@{route['model'].version}"
+            self.stdout.write(f"         {route['kind']:10s} {route['scope']:29s} {label:29s} {route['images']}")
 
     @contextmanager
     def _job_progress(self, desc: str) -> Iterator[None]:
@@ -129,6 +143,20 @@ class Command(BaseCommand):
         if not created:
             self.reused.append(f"generator {str(generator)!r}")
         return generator
+
+    def _benchmarks(self) -> None:
+        """Frozen test sets from the demo set's global test split, before any model is trained: every segmenter
+        the loop registers is scored on each (IoU and F1 with 95 % intervals, per task and per generator)."""
+        for scope in ("global", f"generator:{DEMO_GENERATOR[0]}", "task:other"):
+            if benchmark_get(name=scope) is not None:
+                self.reused.append(f"benchmark {scope!r}")
+                continue
+            try:
+                benchmark = benchmark_create(scope=scope, min_images=DEMO_BENCHMARK_MIN_IMAGES)
+            except ApplicationError as exc:
+                self.stdout.write(f"no benchmark {scope}: {exc.message}")
+                continue
+            self.stdout.write(f"benchmark {scope}: {benchmark.n_images} labelled images of the global test split")
 
     def _ingest(self, *, n: int, size: int, out: Path) -> None:
         records = generate_dataset(out, n=n, size=size, seed=0, overwrite=True)
@@ -173,9 +201,10 @@ class Command(BaseCommand):
                     f" unlabelled images of {generator} were not sent to a campaign")
         campaign = Campaign.objects.filter(name=CAMPAIGN_NAME).first()
         if campaign is None:
-            campaign = campaign_create(name=CAMPAIGN_NAME, generator=generator)
+            campaign = campaign_create(name=CAMPAIGN_NAME, generator=generator, prelabel_holdout=DEMO_PRELABEL_HOLDOUT)
         else:
             self.reused.append(f"campaign {CAMPAIGN_NAME!r} (Label Studio project {campaign.ls_project_id})")
+            campaign_prelabel_holdout_set(campaign=campaign, prelabel_holdout=DEMO_PRELABEL_HOLDOUT)
         campaign_provision(campaign=campaign)
         push = campaign_push_images(campaign=campaign,
                                     image_ids=unlabelled_image_ids(campaign=campaign, limit=len(records)))

@@ -25,7 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--metrics", type=Path, default=None, help="Metrics JSON (default: metrics.json beside).")
         parser.add_argument("--dataset-version", type=int, default=None,
                             help="Id of the dataset version it was trained on.")
-        parser.add_argument("--promote", action="store_true", help="Also make it the production model.")
+        parser.add_argument("--scope", default="unified",
+                            help="Images it serves: unified (default), generator:<name> or task:<slug>.")
+        parser.add_argument("--promote", action="store_true",
+                            help="Also make it the production model of its scope (an admin's call: no gate).")
         parser.add_argument(
             "--trust-config", action="store_true",
             help="Admin only: accept a segmenter config embedded in the checkpoint that is not one shipped in "
@@ -47,10 +50,11 @@ class Command(BaseCommand):
             model = model_register(
                 kind=opts["kind"], name=opts["name"], checkpoint_path=opts["checkpoint"], version=opts["model_version"],
                 metrics=metrics, trained_on=version_reference(dataset_version) if dataset_version else None,
-                trust_config=opts["trust_config"],
+                trust_config=opts["trust_config"], scope=opts["scope"],
             )
             if opts["promote"]:
                 model = model_promote(model_version=model)
         except (ApplicationError, json.JSONDecodeError) as exc:
             raise CommandError(getattr(exc, "message", str(exc))) from exc
-        self.stdout.write(f"registered {model.kind} {model.name}@{model.version} (id {model.pk}, {model.status})")
+        self.stdout.write(f"registered {model.kind} {model.name}@{model.version} (id {model.pk}, {model.scope}, "
+                          f"{model.status})")

@@ -21,7 +21,9 @@ class Command(BaseCommand):
     help = (
         "Onboard a new generator: ingest its images, send the first --labels images (picked for diversity by "
         "the production model) to a Label Studio campaign, and once they are labelled fine-tune the unified "
-        "model on them with the few-shot schedule, reporting IoU on that generator before and after. "
+        "model on them with the few-shot schedule into a specialist of the generator (scope generator:NAME), "
+        "reporting IoU on that generator before and after and the promotion gate's verdict (the unified model "
+        "is never replaced by onboarding). "
         "Without --wait it returns after sending the batch; the fine-tuning then starts when the labels arrive."
     )
 

@@ -8,3 +8,5 @@ _base_ = [
     '_base_/default_runtime.py',
 ]
 train_dataloader = dict(batch_size=16, num_workers=8)
+# Random weights are not the recipe: `train` refuses to start without --init unless told --from-scratch.
+init_required = True

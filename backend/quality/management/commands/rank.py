@@ -10,7 +10,7 @@ from backend.images.models import GeneratedImage, SynthesisTask
 from backend.images.selectors import image_pixels
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor
-from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.selectors import production_models, production_route
 from ml.rectify import flagged_regions
 from ml.segmentation.checkpoint import CheckpointError
 from ml.segmentation.predict import list_images
@@ -41,7 +41,9 @@ class Command(BaseCommand):
         if opts["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
         sources = self._folder(opts["dir"]) if opts["dir"] is not None else self._task(opts["task"])
-        predictor = self._predictor(opts)
+        # Ingested images are routed (each by the production model of its most specific scope); a folder's
+        # images have no generator or task, so the unified model (or --checkpoint) ranks them.
+        groups = [(self._predictor(opts, model), group) for model, group in self._routed(sources, opts)]
 
         scores: list[tuple[float, str]] = []
         regions: dict[str, dict] = {}
@@ -57,17 +59,18 @@ class Command(BaseCommand):
                                      "regions": flagged_regions(mask, min_area=opts["min_area"])}
             batch.clear()
 
-        for name, load in sources:
-            try:
-                batch.append((name, load()))
-            except ImageReadError as exc:
-                skipped += 1
-                self.stderr.write(f"skipped {name}: {exc}")
-                continue
-            if len(batch) >= predictor.batch_size:
+        for predictor, group in groups:
+            for name, load, _image in group:
+                try:
+                    batch.append((name, load()))
+                except ImageReadError as exc:
+                    skipped += 1
+                    self.stderr.write(f"skipped {name}: {exc}")
+                    continue
+                if len(batch) >= predictor.batch_size:
+                    flush()
+            if batch:
                 flush()
-        if batch:
-            flush()
         if not scores:
             raise CommandError("nothing could be ranked")
         scores.sort()
@@ -87,16 +90,29 @@ class Command(BaseCommand):
         if skipped:
             sys.exit(2)
 
-    def _predictor(self, opts):
+    def _routed(self, sources, opts):
+        """[(production model or None for --checkpoint, [(name, loader, image)])], one entry per serving model."""
+        if opts["checkpoint"] is not None:
+            return [(None, sources)]
+        productions = production_models(kind=ModelVersion.Kind.SEGMENTER)
+        if not productions:
+            raise CommandError("no production segmenter; pass --checkpoint")
+        groups: dict = {}
+        for name, load, image in sources:
+            route = dict(generator=image.generator.name, task=image.task.slug) if image else {}
+            model = production_route(productions, generator=route.get("generator"), task=route.get("task"))
+            if model is None:
+                raise CommandError("no production segmenter; pass --checkpoint")
+            groups.setdefault(model, []).append((name, load, image))
+        return list(groups.items())
+
+    def _predictor(self, opts, model):
         from django.conf import settings
 
         device = opts["device"] or settings.FLAWMAP_ML_DEVICE
         try:
-            if opts["checkpoint"] is not None:
-                return Predictor(opts["checkpoint"], device=device, batch_size=opts["batch_size"])
-            model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
             if model is None:
-                raise CommandError("no production segmenter; pass --checkpoint")
+                return Predictor(opts["checkpoint"], device=device, batch_size=opts["batch_size"])
             return segmenter_predictor(model, device=device, batch_size=opts["batch_size"])
         except (CheckpointError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
@@ -105,7 +121,7 @@ class Command(BaseCommand):
         """(name, loader) per image file; the loader raises ImageReadError for a file that isn't one."""
         if not folder.is_dir():
             raise CommandError(f"{folder}: no such folder")
-        return [(p.relative_to(folder).as_posix(), lambda p=p: read_image(p)) for p in list_images(folder)]
+        return [(p.relative_to(folder).as_posix(), lambda p=p: read_image(p), None) for p in list_images(folder)]
 
     def _task(self, slug: str):
         """Ingested images of a task, named images/<id> (their API path); read from blob storage lazily."""
@@ -118,5 +134,6 @@ class Command(BaseCommand):
             except OSError as exc:
                 raise ImageReadError(f"images/{image.pk}: cannot read ({exc})") from exc
 
-        images = GeneratedImage.objects.filter(task__slug=slug).select_related("blob").order_by("id")
-        return [(f"images/{image.pk}", lambda image=image: load(image)) for image in images.iterator()]
+        images = (GeneratedImage.objects.filter(task__slug=slug).select_related("blob", "generator", "task")
+                  .order_by("id"))
+        return [(f"images/{image.pk}", lambda image=image: load(image), image) for image in images.iterator()]
