@@ -87,6 +87,7 @@ urlpatterns = [
          name="login"),
     path("api-auth/", include("rest_framework.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("browse/", include("dashboard.browse.urls")),
     path("api/", include(api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -7,4 +7,5 @@ class QualityConfig(AppConfig):
     verbose_name = "Quality tools (ranking, leaderboard, fixing)"
 
     def ready(self) -> None:
-        from backend.quality import jobs  # noqa: F401  (registers the fix_image job kind)
+        # The fix_image job kind; the label check following stored passes.
+        from backend.quality import jobs, receivers  # noqa: F401

@@ -60,3 +60,29 @@ class FixJob(models.Model):
         if attempt.status in (Job.Status.FAILED, Job.Status.CANCELLED):
             return self.error or attempt.message or attempt.status
         return ""
+
+
+class ImageLabelCheck(models.Model):
+    """Per-image figures the browser sorts and filters on, stored so no page computes them: how far the human mask
+    is from the production model's (the label-error finder), the model's uncertainty, and which pass stands for
+    the image. Refreshed after every change to the image's passes (backend/quality/receivers.py)."""
+
+    image = models.OneToOneField(GeneratedImage, primary_key=True, on_delete=models.CASCADE,
+                                 related_name="label_check")
+    # The pass the label summary (GeneratedImage.par, par_source) comes from: what the gallery's thumbnail shows.
+    representative = models.ForeignKey("annotations.Annotation", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    human = models.ForeignKey("annotations.Annotation", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    model = models.ForeignKey("annotations.Annotation", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    # 1 - IoU of the two masks (a "no artifacts" pass is an empty mask; two empty masks agree: 0) and the number of
+    # pixels on which they differ. Null unless the image has both a human and a segmenter pass.
+    disagreement = models.FloatField(null=True, blank=True, db_index=True)
+    differing_pixels = models.BigIntegerField(null=True, blank=True)
+    # Mean pixel entropy (bits) of the newest segmenter prediction of the image (ImagePrediction.entropy).
+    uncertainty = models.FloatField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"label check of image {self.image_id}"

@@ -31,6 +31,7 @@ from backend.mlmodels.services import model_promote
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
 from learning.services.rounds import learning_round_record
 from tests.conftest import png_bytes
+from tests.dashboard.chromium import browser  # noqa: F401  (fixture: headless Chromium for every page test here)
 from tests.factories import GeneratorFactory, make_image
 
 W, H = 40, 25

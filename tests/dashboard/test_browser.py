@@ -4,21 +4,18 @@ var/test-artifacts/dashboard/<page>.png.
 
 Chromium and its driver come from scripts/install_system_deps.sh (`make system-deps`, part of `make test`);
 without them these tests skip, saying so. Selenium is given both paths and SE_OFFLINE, so it never tries to
-download a browser or driver.
+download a browser or driver (tests/dashboard/chromium.py).
 """
-
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from backend.images.models import SynthesisTask
+from tests.dashboard.chromium import arrive, log_in, screenshot, webdriver
 from tests.dashboard.conftest import EXPECTED, PAR_BINS, seed_dashboard_history
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+if webdriver is None:
+    pytest.skip("selenium is not installed (requirements-dev.txt)", allow_module_level=True)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -26,58 +23,10 @@ from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 # migrations seed (roles, synthesis tasks, taxonomy) after the flush, for the tests that come later.
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "dashboard"
-CHROMIUM = os.environ.get("FLAWMAP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = os.environ.get("FLAWMAP_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: run scripts/install_system_deps.sh "
-                    "(Debian packages chromium, chromium-driver)")
-    offline = os.environ.get("SE_OFFLINE")
-    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must not fetch anything
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1600", "--disable-extensions", "--no-first-run"):
-        options.add_argument(arg)  # no sandbox: CI runs as root, where Chromium's sandbox refuses to start
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-    if offline is None:
-        os.environ.pop("SE_OFFLINE", None)
-    else:
-        os.environ["SE_OFFLINE"] = offline
-
 
 @pytest.fixture
 def history(admin_user, viewer_user):
     return seed_dashboard_history(admin_user)
-
-
-def log_in(browser, live_server, user, next_url: str) -> None:
-    """Through the real login form: the page asks for a login, the form sends the user back to it."""
-    browser.delete_all_cookies()
-    browser.get(live_server.url + next_url)
-    assert browser.current_url == f"{live_server.url}/dashboard/login/?next={next_url}"
-    browser.find_element(By.ID, "id_username").send_keys(user.username)
-    browser.find_element(By.ID, "id_password").send_keys("pw-" + user.username)
-    browser.find_element(By.ID, "login-submit").click()
-    arrive(browser, live_server.url + next_url)
-
-
-def arrive(browser, url: str) -> None:
-    """Wait for a navigation a click started: click() may return before the next page is there."""
-    try:
-        WebDriverWait(browser, 20).until(lambda b: b.current_url == url)
-    except Exception:
-        main = browser.find_elements(By.TAG_NAME, "main")
-        pytest.fail(f"expected {url}, still at {browser.current_url}: {main[0].text if main else browser.title}")
 
 
 def marks(browser, chart: str, mark: str):
@@ -88,11 +37,6 @@ def drawn(elements) -> bool:
     """Every mark is laid out by the browser, and those with a value have a size on screen."""
     return all(e.is_displayed() or e.size["width"] == 0 or e.size["height"] == 0 for e in elements) and any(
         e.size["width"] > 0 and e.size["height"] > 0 for e in elements)
-
-
-def screenshot(browser, page: str) -> None:
-    path = ARTIFACTS / f"{page}.png"
-    assert browser.save_screenshot(str(path)) and path.stat().st_size > 0
 
 
 def test_wrong_password_stays_on_the_login_form(browser, live_server, viewer_user):

@@ -53,6 +53,20 @@ TABLE = {
     "dashboard:jobs": {"GET": PAGE},
     "dashboard:datasets": {"GET": PAGE},
     "dashboard:datasheet": {"GET": PAGE},
+    # --- The browser's gallery (dashboard/browse/gallery_urls.py): pages for every role; its actions as their API
+    # endpoints allow (dataset create, campaign push: admins), a 302 to the login for the anonymous; the admin's empty
+    # form is a 400 (no name / no campaign).
+    "browse:gallery": {"GET": PAGE},
+    "browse:thumbnail": {"GET": PAGE},
+    "browse:dataset-create": {"POST": (302, 403, 403, 403, 403, 400)},
+    "browse:push": {"POST": (302, 403, 403, 403, 403, 400)},
+    # --- Browser: the image page (with each pass's overlay PNG), version pages and diffs (lane 24b).
+    "browse:image": {"GET": PAGE},
+    "browse:overlay": {"GET": PAGE},
+    "browse:version": {"GET": PAGE},
+    "browse:diff": {"GET": PAGE},
+    # Marking passes reviewed: reviewers and admins (as the API's status "reviewed"); no pass chosen is a 400 page.
+    "browse:mark-reviewed": {"POST": (302, 403, 403, 403, 400, 400)},
     # --- API: images, generators, tasks, taxonomy.
     "generator-list": {"GET": READ, "POST": ADMIN_WRITE},
     "generator-leaderboard": {"GET": READ},
