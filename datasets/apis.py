@@ -1,11 +1,15 @@
-from django.http import FileResponse, Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from backend.core.api import get_or_404, paginated_response
+from backend.core.blobs import blob_download_url, blob_open
 from backend.core.exceptions import ApplicationError
 from backend.core.roles import Role
 from backend.images.selectors import generator_list, task_list
@@ -174,6 +178,9 @@ class ExportOutputSerializer(serializers.Serializer):
                                             "null for a CLI export.")
     job_url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
+    archive_sha256 = serializers.CharField(source="archive_id", allow_null=True, help_text=(
+        "SHA-256 of the downloaded archive file (check the download with it; SHA256SUMS inside covers the data "
+        "files); null until done, and for exports written before archives went to blob storage."))
 
     def get_job(self, obj) -> int | None:
         return obj.job.newest_attempt.pk if obj.job_id else None
@@ -221,15 +228,38 @@ class ExportDownloadApi(APIView):
     # An archive is the whole labelled dataset in one file: as admin-only as making the export.
     read_role = Role.ADMIN
 
-    @extend_schema(responses={(200, "application/gzip"): bytes})
+    @extend_schema(responses={
+        (200, "application/gzip"): bytes,
+        302: OpenApiResponse(description="S3 storage: a redirect to a pre-signed link to the archive that expires "
+                                         "after FLAWMAP_EXPORT_LINK_SECONDS."),
+    })
     def get(self, request, export_id: int):
         export = get_or_404(export_get(export_id=export_id, done=True), "finished export")
-        path = export_path_inside(export.path)  # 403 for a stored path or a link that leads out of the folder
-        if not path.exists():
-            raise Http404(f"export {export.pk}'s archive is no longer on the server")
-        if not path.is_file():
-            raise ApplicationError(f"export {export.pk} is a folder on the server ({path}); only archives download")
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+        if export.archive_id is not None:
+            return _archive_response(export)
+        return _legacy_file_response(export)
+
+
+def _archive_response(export: Export) -> HttpResponse:
+    """The archive from blob storage: a short-lived pre-signed S3 link (the bytes go straight from the bucket to
+    the client), or streamed through this process from a storage that cannot sign links (local disk)."""
+    name = Path(export.path).name or f"export-{export.pk}.tar.gz"
+    url = blob_download_url(export.archive, filename=name, expires_seconds=settings.FLAWMAP_EXPORT_LINK_SECONDS)
+    if url is not None:
+        return HttpResponseRedirect(url)
+    return FileResponse(blob_open(export.archive), as_attachment=True, filename=name,
+                        content_type=export.archive.content_type)
+
+
+def _legacy_file_response(export: Export) -> HttpResponse:
+    """An export written before archives went to blob storage: its file in this host's FLAWMAP_EXPORT_DIR."""
+    path = export_path_inside(export.path)  # 403 for a stored path or a link that leads out of the folder
+    if not path.exists():
+        raise Http404(f"export {export.pk}'s archive is not in this host's FLAWMAP_EXPORT_DIR (it was written "
+                      "there before archives were kept in blob storage); export the version again")
+    if not path.is_file():
+        raise ApplicationError(f"export {export.pk} is a folder on the server ({path}); only archives download")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
 
 
 class ExportFormatListApi(APIView):

@@ -43,9 +43,10 @@ def dataset_export_job(ctx: JobContext) -> dict:
     if export.status != Export.Status.RUNNING:  # finished by an earlier attempt
         return {"export": export.pk, "status": export.status}
     ctx.progress(0.0, f"exporting {export.version} as {export.format}")
-    export = export_run(export=export, out=Path(ctx.params["out"]), confined=True, publishing=ctx.publishing)
-    ctx.log(f"{export.version} as {export.format} -> {export.path}")
-    return {"export": export.pk, "status": export.status, "path": export.path}
+    export = export_run(export=export, out=Path(ctx.params["out"]), confined=True, publishing=ctx.publishing,
+                        link=ctx.params.get("link", "auto"))
+    ctx.log(f"{export.version} as {export.format} -> {export.path} (blob {export.archive_id})")
+    return {"export": export.pk, "status": export.status, "path": export.path, "archive_sha256": export.archive_id}
 
 
 @job_handler("benchmark_score", queue="gpu")

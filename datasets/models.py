@@ -111,7 +111,12 @@ class Export(models.Model):
     version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="exports")
     format = models.CharField(max_length=30)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
-    path = models.CharField(max_length=1024, blank=True, default="", help_text="Folder or archive, once done.")
+    path = models.CharField(max_length=1024, blank=True, default="", help_text=(
+        "Once done: the archive's file name for an API export (its bytes are `archive`); the folder or archive "
+        "written for a CLI export (or an API export made before archives went to blob storage)."))
+    # An API export's archive in blob storage (S3 in production): any web host serves it, and no worker's disk
+    # has to keep it. Empty for a CLI export, which stays where its operator wrote it.
+    archive = models.ForeignKey("core.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="exports")
     error = models.TextField(blank=True, default="")
     # The dataset_export Job that writes it (progress, log, heartbeat, retry); none for a CLI export, which
     # runs in the foreground.

@@ -59,7 +59,7 @@ def version_item_list(*, version: DatasetVersion, split: str | None = None) -> Q
 def export_get(*, export_id: int, done: bool = False) -> Export | None:
     """An export with what its API view shows (version, dataset, its job's retry); only finished ones with
     `done`."""
-    qs = Export.objects.select_related("version__dataset", "job__retry").filter(pk=export_id)
+    qs = Export.objects.select_related("version__dataset", "job__retry", "archive").filter(pk=export_id)
     return (qs.filter(status=Export.Status.DONE) if done else qs).first()
 
 

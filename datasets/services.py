@@ -78,12 +78,12 @@ def _regions(choice: Choice) -> list[dict]:
     return [
         {"bbox": [r.x1, r.y1, r.x2, r.y2], "class": r.artifact_class.slug, "code": r.artifact_class.code,
          "caption": r.caption}
-        for r in choice.annotation.regions.all()
+        for r in choice.annotation.chosen_regions  # read by datasets.selection.selected
     ]
 
 
 def _mask_sha(choice: Choice) -> str:
-    masks = list(choice.annotation.masks.all()) if choice.annotation else []
+    masks = choice.annotation.chosen_masks if choice.annotation else []
     return masks[0].blob_id if masks else ""
 
 
@@ -191,7 +191,9 @@ def export_request(*, version: DatasetVersion, fmt: str, requested_by=None) -> E
         raise ApplicationError(f"{version} is still {version.status}; export it once it is ready")
     export = Export.objects.create(version=version, format=fmt, requested_by=requested_by)
     name = f"{version.dataset.name}-v{version.number}-{fmt}-{export.pk}.tar.gz"
+    export_path_inside(name)  # refused here, not later on the worker
+    # The bare name: the worker that runs the job writes under its own FLAWMAP_EXPORT_DIR (hosts share no folder).
     export.job, _ = job_create(kind="dataset_export", created_by=requested_by, params={
-        "export_id": export.pk, "out": str(export_path_inside(name))})
+        "export_id": export.pk, "out": name})
     export.save(update_fields=["job"])
     return export

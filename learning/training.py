@@ -21,9 +21,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from backend.core.blobs import atomic_with_blobs
+from backend.core.blobs import atomic_with_blobs, blob_discard_staged, blob_stage_file
 from backend.mlmodels.models import UNIFIED, ModelVersion, PromotionDecision
-from backend.mlmodels.services import model_register, promotion_decision_record
+from backend.mlmodels.services import CHECKPOINT_CONTENT_TYPE, model_register, promotion_decision_record
 from datasets.selectors import version_reference
 from learning.promotion import candidate_judge, incumbent_for
 
@@ -80,15 +80,23 @@ def candidate_train(*, kind: str, dataset_version, name: str, progress: Progress
     report = progress or (lambda fraction, message: None)
     production = incumbent_for(kind=kind, scope=scope)
     work_dir = Path(settings.FLAWMAP_TRAIN_WORK_DIR or tempfile.gettempdir())
+    work_dir.mkdir(parents=True, exist_ok=True)  # a fresh host's scratch folder starts empty
     if stale_work:
         for leftover in work_dir.glob(f"{stale_work}*"):
             shutil.rmtree(leftover, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=scratch_prefix or f"flawmap-{kind}-", dir=work_dir))
     try:
         run = part.run(dataset_version=dataset_version, work=work, production=production, report=report, **options)
-        with publishing(), atomic_with_blobs():
-            model = model_register(kind=kind, name=name, checkpoint_path=run.checkpoint, metrics=run.metrics,
-                                   trained_on=version_reference(dataset_version), scope=scope)
+        # Uploaded before the publishing transaction (a big checkpoint to S3 takes a while); removed again if the
+        # registration is refused.
+        staged = blob_stage_file(path=run.checkpoint, content_type=CHECKPOINT_CONTENT_TYPE)
+        try:
+            with publishing(), atomic_with_blobs():
+                model = model_register(kind=kind, name=name, checkpoint_path=run.checkpoint, metrics=run.metrics,
+                                       trained_on=version_reference(dataset_version), scope=scope, staged=staged)
+        except BaseException:
+            blob_discard_staged(staged)
+            raise
         # Scoring on the benchmarks predicts every benchmark image: outside any transaction, after the commit.
         report(0.95, f"judging {model} against {production or 'no production model'}")
         decision = candidate_judge(candidate=model, incumbent=production, paired=run.paired)

@@ -53,6 +53,12 @@ def no_automatic_retraining(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_thumbnail_jobs(settings):
+    """Every stored pass would queue a thumbnail job (and count in job lists); the browser's tests opt in."""
+    settings.FLAWMAP_THUMBNAIL_JOBS = False
+
+
+@pytest.fixture(autouse=True)
 def throttle_counts_cleared():
     """Throttle counts live in the cache (LocMem in tests): one test's logins must not use up the next one's."""
     from django.core.cache import cache
@@ -132,6 +138,7 @@ def viewer_client(viewer_user):
 
 from tests.celery_worker import celery_worker, use_celery_worker  # noqa: E402,F401  (fixtures)
 from tests.labelstudio_server import labelstudio_script, labelstudio_server  # noqa: E402,F401  (fixtures)
+from tests.s3_server import s3_blobs, s3_bucket, s3_client, s3_endpoint  # noqa: E402,F401  (fixtures)
 
 
 def upload(name: str, data: bytes) -> io.BytesIO:

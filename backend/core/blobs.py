@@ -17,9 +17,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
-from django.core.files.base import ContentFile
+from django.conf import settings
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import storages
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -101,6 +103,104 @@ def blob_store(*, data: bytes, content_type: str, sha256: str | None = None) -> 
         return Blob.objects.get(sha256=sha)
 
 
+@dataclass(frozen=True)
+class StagedBlob:
+    """A local file already copied into blob storage under its content key, its row not yet written."""
+
+    sha256: str
+    key: str
+    size: int
+    content_type: str
+    path: Path
+    uploaded: bool  # this call wrote the file (False: the key was there already)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_put(key: str, path: Path, content_type: str) -> bool:
+    """Stream `path` into storage under `key` unless it is there; True if this call wrote it."""
+    storage = blob_storage()
+    if storage.exists(key):
+        return False
+    with open(path, "rb") as fh:
+        content = File(fh, name=key)
+        content.content_type = content_type  # S3: the object's Content-Type (no Content-Encoding: see below)
+        saved = storage.save(key, content)
+    if saved != key:
+        storage.delete(saved)  # a concurrent writer stored the same bytes under this key first; keep theirs
+        return False
+    return True
+
+
+def blob_stage_file(*, path: Path, content_type: str) -> StagedBlob:
+    """Copy a (large) local file into blob storage, streamed, BEFORE any transaction opens: an upload of an
+    archive may take minutes and must not hold row locks. `blob_store_staged` then adds the row inside
+    `atomic_with_blobs()`; `blob_discard_staged` removes the file when that never happens. A crash in between
+    leaves a file without a row, which `blobs_gc` removes after its grace period.
+
+    The key ends in `.bin` whatever the type (EXTENSIONS has no archive types on purpose): a `.tar.gz` name
+    would make S3 store the object with `Content-Encoding: gzip`, and HTTP clients would unpack it on the way,
+    handing over bytes that no longer match the sha256."""
+    path = Path(path)
+    sha = _file_sha256(path)
+    key = blob_key_for(sha256=sha, content_type=content_type)
+    uploaded = _file_put(key, path, content_type)
+    return StagedBlob(sha256=sha, key=key, size=path.stat().st_size, content_type=content_type, path=path,
+                      uploaded=uploaded)
+
+
+def blob_store_staged(staged: StagedBlob) -> Blob:
+    """The Blob row for a staged file (inside `atomic_with_blobs()`, like `blob_store`): the existing row for
+    the same bytes, or a new one. If the file went meanwhile (an orphan sweep, a rolled-back twin) it is put
+    again from the local file, under the lock that keeps deleters off until the commit."""
+    keys = _new_keys.get()
+    if keys is None:
+        raise RuntimeError("blob_store_staged must be called inside atomic_with_blobs()")
+    existing = Blob.objects.filter(sha256=staged.sha256).first()
+    if existing is not None:
+        return existing
+    _file_hold(staged.key)
+    if _file_put(staged.key, staged.path, staged.content_type) or staged.uploaded:
+        keys.append(staged.key)  # a rollback removes it again (unless a committed row has it by then)
+    try:
+        with transaction.atomic():
+            return Blob.objects.create(sha256=staged.sha256, key=staged.key, size=staged.size,
+                                       content_type=staged.content_type)
+    except IntegrityError:
+        return Blob.objects.get(sha256=staged.sha256)
+
+
+def blob_discard_staged(staged: StagedBlob) -> None:
+    """Remove a staged file that never got its row (the publish failed or was refused), unless a row has it."""
+    if staged.uploaded:
+        _file_delete_if_unreferenced(staged.key)
+
+
+def blob_download_url(blob: Blob, *, filename: str, expires_seconds: int) -> str | None:
+    """A pre-signed GET link to the blob that expires after `expires_seconds` and makes browsers save it as
+    `filename`, when the storage is S3; None for storages that cannot sign links (local disk: stream it)."""
+    from storages.backends.s3 import S3Storage  # boto3 loads only where S3 is used
+
+    storage = blob_storage()
+    if not isinstance(storage, S3Storage):
+        return None
+    if settings.FLAWMAP_S3_PUBLIC_ENDPOINT_URL:
+        # A SigV4 link is signed for its host: sign it for the address browsers use, not the cluster's.
+        options = {**settings.STORAGES["blobs"]["OPTIONS"], "endpoint_url": settings.FLAWMAP_S3_PUBLIC_ENDPOINT_URL}
+        storage = S3Storage(**options)
+    quoted = filename.replace("\\", "_").replace('"', "_")
+    return storage.url(blob.key, expire=expires_seconds, parameters={
+        "ResponseContentDisposition": f'attachment; filename="{quoted}"',
+        "ResponseContentType": blob.content_type,
+    })
+
+
 def blob_open(blob: Blob) -> IO[bytes]:
     return blob_storage().open(blob.key, "rb")
 
@@ -132,6 +232,14 @@ def _file_hold(key: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_file_lock_id(key)])
+
+
+def _files_hold(keys: list[str]) -> None:
+    """`_file_hold` for many keys in one statement."""
+    if keys and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest(%s::bigint[]) AS k",
+                           [[_file_lock_id(key) for key in keys]])
 
 
 def _file_delete_if_unreferenced(key: str) -> bool:
@@ -206,3 +314,33 @@ def storage_keys(prefix: str = "blobs") -> set[str]:
         found.update(f"{current}/{name}" for name in files)
         stack.extend(f"{current}/{name}" for name in dirs)
     return found
+
+
+# --- Derived files (thumbnails and the like): made from a blob, kept under a key derived from its sha256 and what
+# was made, outside blobs/ (no Blob row; blobs_gc never lists them). Losing one costs only its remaking.
+
+def derived_key(*, sha256: str, variant: str, content_type: str) -> str:
+    """Where the `variant` (a slug-like name: what was made and from which inputs) of blob `sha256` is kept."""
+    return f"derived/{sha256[:2]}/{sha256}/{variant}.{EXTENSIONS.get(content_type, 'bin')}"
+
+
+def derived_read(key: str) -> bytes | None:
+    """The derived file's bytes, or None when it has not been made (or was lost)."""
+    storage = blob_storage()
+    if not storage.exists(key):
+        return None
+    try:
+        with storage.open(key, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:  # removed between the two calls
+        return None
+
+
+def derived_save(key: str, data: bytes) -> None:
+    """Keep a derived file; a concurrent maker's identical file wins (same inputs, same bytes)."""
+    storage = blob_storage()
+    if storage.exists(key):
+        return
+    saved = storage.save(key, ContentFile(data))
+    if saved != key:
+        storage.delete(saved)

@@ -3,14 +3,18 @@ storage once per process into a local cache (mmseg and torch read files, and S3 
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import threading
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
 
 from backend.core.blobs import blob_open
+from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ModelVersion
 from ml.vlm.model import load_tuned
 from ml.vlm.package import read_meta, unpack
@@ -22,15 +26,28 @@ _lock = threading.Lock()
 
 
 def checkpoint_local_path(model_version: ModelVersion) -> Path:
+    """The checkpoint as a file in this host's FLAWMAP_MODEL_CACHE_DIR, fetched from blob storage when it is not
+    there (or is not whole: a size that differs from the blob's). Each host keeps its own cache and can lose it:
+    blob storage is where checkpoints live."""
     blob = model_version.checkpoint
     path = Path(settings.FLAWMAP_MODEL_CACHE_DIR) / f"{blob.sha256}.pt"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+    if path.is_file() and path.stat().st_size == blob.size:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Unique per process and thread: workers on one host may share the cache folder and fetch the same model.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        digest = hashlib.sha256()
         with blob_open(blob) as src, open(tmp, "wb") as dst:
             for chunk in iter(lambda: src.read(1 << 20), b""):
+                digest.update(chunk)
                 dst.write(chunk)
-        tmp.replace(path)
+        if digest.hexdigest() != blob.sha256:
+            raise ApplicationError(f"{model_version}: the checkpoint in blob storage ({blob.key}) does not match its "
+                                   "sha256; it was changed or damaged there")
+        tmp.replace(path)  # atomic: a reader sees no file or the whole one
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -61,7 +78,7 @@ def _unpacked_vlm(packed: Path) -> Path:
     """The packed VLM's folder beside the cached checkpoint, unpacked once."""
     folder = packed.with_suffix(".vlm")
     if not folder.is_dir():
-        tmp = packed.with_suffix(f".{threading.get_ident()}.vlm-tmp")
+        tmp = packed.with_suffix(f".{os.getpid()}.{uuid.uuid4().hex}.vlm-tmp")
         unpack(packed, tmp)
         try:
             tmp.replace(folder)

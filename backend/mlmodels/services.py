@@ -8,7 +8,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from backend.core.blobs import atomic_with_blobs, blob_store
+from backend.core.blobs import StagedBlob, atomic_with_blobs, blob_store, blob_store_staged
 from backend.core.exceptions import ApplicationError
 from backend.jobs.services import job_create
 from backend.mlmodels.models import UNIFIED, ModelPromotion, ModelVersion, PromotionDecision, scope_check
@@ -74,12 +74,15 @@ def model_register(
     trained_on: dict | None = None,
     trust_config: bool = False,
     scope: str = UNIFIED,
+    staged: StagedBlob | None = None,
 ) -> ModelVersion:
     """Store a checkpoint as a candidate ModelVersion. Metrics default to the `metrics.json` that
     `ml.segmentation.train` writes beside its checkpoint; `trained_on` names its dataset version
     (datasets.selectors.version_reference). `trust_config` admits a segmenter config that is not shipped with
     Flawmap and is recorded on the version; only the admin CLI passes it (`model_register --trust-config`).
-    `scope`: unified, generator:<name> or task:<slug> (which images it is meant to serve)."""
+    `scope`: unified, generator:<name> or task:<slug> (which images it is meant to serve). `staged`: the same
+    file already uploaded by `blob_stage_file` before the caller's transaction (a training job does that, so a big
+    checkpoint's upload holds no row lock); without it the bytes are stored here."""
     try:
         scope = scope_check(scope)
     except ValueError as exc:
@@ -102,7 +105,10 @@ def model_register(
         version = version or _next_version(kind=kind, name=name)
         if ModelVersion.objects.filter(kind=kind, name=name, version=version).exists():
             raise ApplicationError(f"{kind} {name}@{version} is already registered")
-        blob = blob_store(data=checkpoint_path.read_bytes(), content_type=CHECKPOINT_CONTENT_TYPE)
+        if staged is not None:
+            blob = blob_store_staged(staged)
+        else:
+            blob = blob_store(data=checkpoint_path.read_bytes(), content_type=CHECKPOINT_CONTENT_TYPE)
         model = ModelVersion.objects.create(
             kind=kind, name=name, version=version, checkpoint=blob, config_name=config_name, config=config,
             metrics=metrics, trained_on=trained_on or {}, scope=scope,

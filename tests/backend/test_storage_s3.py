@@ -1,21 +1,14 @@
 """Blob storage against a real S3 API: moto's standalone server on loopback, django-storages' S3 backend.
 
 The storage entry comes from `s3_storage_config`, the function the settings module uses when
-FLAWMAP_STORAGE=s3, so these tests exercise the production configuration rather than a copy.
+FLAWMAP_STORAGE=s3, so these tests exercise the production configuration rather than a copy (tests/s3_server.py).
 """
 
 import hashlib
-import logging
-import threading
-import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
-from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from backend.config.settings.storage import s3_storage_config
 from backend.core.blobs import blob_read, storage_keys
 from backend.core.models import Blob
 from backend.images.models import GeneratedImage, SynthesisTask
@@ -23,99 +16,15 @@ from backend.images.services import IngestItem, image_ingest
 from tests.backend.storage_checks import assert_storage_matches_tables
 from tests.conftest import png_bytes
 from tests.factories import GeneratorFactory, make_image
+from tests.s3_server import bucket_keys, s3_object
 
 pytestmark = pytest.mark.django_db
 
-REGION = "us-east-1"
-ACCESS_KEY = "flawmap-test-access"
-SECRET_KEY = "flawmap-test-secret"
-START_TIMEOUT_S = 15
-STOP_TIMEOUT_S = 15
-# Short timeouts and few retries: a wedged server fails the test instead of hanging it.
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})
-
-
-def _run_with_timeout(fn, timeout: float, what: str) -> None:
-    """Run `fn` in a daemon thread; fail (instead of hanging the session) if it does not finish in time."""
-    errors: list[BaseException] = []
-
-    def target():
-        try:
-            fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below in the calling thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, name=f"moto-{what}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"moto server {what} did not finish within {timeout}s")
-    if errors:
-        raise errors[0]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    """moto's S3 server on a free loopback port, for this module only."""
-    from moto.server import ThreadedMotoServer
-
-    werkzeug_log = logging.getLogger("werkzeug")
-    old_level = werkzeug_log.level
-    werkzeug_log.setLevel(logging.ERROR)  # no access log line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    try:
-        # ThreadedMotoServer.start() waits on an event with no timeout; bound it.
-        _run_with_timeout(server.start, START_TIMEOUT_S, "start")
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        try:
-            if server._server is not None:
-                _run_with_timeout(server.stop, STOP_TIMEOUT_S, "stop")
-        finally:
-            werkzeug_log.setLevel(old_level)
-
-
-@pytest.fixture(scope="module")
-def s3_client(s3_endpoint):
-    return boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-                        aws_secret_access_key=SECRET_KEY, config=CLIENT_CONFIG)
-
-
-@pytest.fixture(scope="module")
-def s3_bucket(s3_client):
-    name = f"flawmap-test-{uuid.uuid4().hex[:12]}"
-    s3_client.create_bucket(Bucket=name)
-    return name
-
-
-def bucket_keys(s3_client, bucket: str) -> set[str]:
-    keys: set[str] = set()
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys.update(obj["Key"] for obj in page.get("Contents", []))
-    return keys
-
-
-def _empty_bucket(s3_client, bucket: str) -> None:
-    for key in bucket_keys(s3_client, bucket):
-        s3_client.delete_object(Bucket=bucket, Key=key)
-
 
 @pytest.fixture(autouse=True)
-def s3_storage(blob_dir, settings, s3_endpoint, s3_client, s3_bucket):
-    """Point "blobs" and "default" at the bucket (after conftest's local `blob_dir`), starting empty."""
-    _empty_bucket(s3_client, s3_bucket)
-    entry = s3_storage_config(bucket=s3_bucket, endpoint_url=s3_endpoint, region=REGION,
-                              access_key=ACCESS_KEY, secret_key=SECRET_KEY)
-    entry = {**entry, "OPTIONS": {**entry["OPTIONS"], "client_config": CLIENT_CONFIG}}
-    settings.STORAGES = {**settings.STORAGES, "default": entry, "blobs": entry}
-    assert type(storages["blobs"]).__name__ == "S3Storage"
-    yield s3_bucket
-    _empty_bucket(s3_client, s3_bucket)
-
-
-def s3_object(s3_client, bucket: str, key: str) -> bytes:
-    return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+def s3_storage(s3_blobs):
+    """Every test here runs on the bucket."""
+    return s3_blobs
 
 
 def test_ingested_image_is_an_object_in_the_bucket(s3_client, s3_storage):

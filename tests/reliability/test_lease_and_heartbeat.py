@@ -15,6 +15,7 @@ from backend.jobs.models import Job
 from datasets.jobs import dataset_export_job
 from datasets.models import Export
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from tests.backend.storage_checks import assert_storage_matches_tables
 from tests.datasets.helpers import labelled_image
 from tests.reliability.conftest import wait_for
 
@@ -74,7 +75,11 @@ def test_an_export_attempt_reaped_while_it_ran_publishes_nothing_and_leaves_no_f
     export.refresh_from_db()
     assert export.status == "running" and export.path == "" and export.error == ""  # the retry's to finish
     assert not out.exists() and list(exports.iterdir()) == []  # no archive, no .partial folder, no .tmp
+    assert_storage_matches_tables()  # the archive it had uploaded before asking for the lease went again
 
     Job.objects.filter(pk=job.pk).update(status="running")  # the attempt holding the lease publishes
     assert dataset_export_job(ctx)["status"] == "done"
-    assert out.is_file() and [p.name for p in exports.iterdir()] == [out.name]
+    export.refresh_from_db()
+    # Published to blob storage; the export folder was only scratch.
+    assert export.archive_id and export.path == out.name and list(exports.iterdir()) == []
+    assert_storage_matches_tables()

@@ -13,6 +13,7 @@ from django.db import connection
 
 from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.services import annotation_create
+from backend.core.blobs import blob_open
 from backend.jobs.models import Job
 from backend.jobs.services import job_create, jobs_reap_stale
 from backend.mlmodels.models import ModelVersion
@@ -55,8 +56,8 @@ def _run_retry(env, retry_id: int, *, timeout: float) -> str:
 def _one_clean_export(export: Export, exports) -> None:
     export.refresh_from_db()
     assert Export.objects.count() == 1 and export.status == "done", export.error
-    assert [p.name for p in exports.iterdir()] == [os.path.basename(export.path)]  # no .partial, no .tmp
-    with tarfile.open(export.path) as tar:
+    assert list(exports.iterdir()) == []  # no .partial, no .tmp, and no local copy: the archive is a blob
+    with blob_open(export.archive) as fh, tarfile.open(fileobj=fh) as tar:
         assert any(name.endswith("manifest.json") for name in tar.getnames())
 
 

@@ -19,6 +19,9 @@ def s3_storage_config(*, bucket: str, endpoint_url: str | None = None, region: s
             "secret_key": secret_key or None,
             "file_overwrite": True,  # content-addressed: same key = same bytes
             "querystring_auth": True,
+            # Pre-signed links (export downloads) with Signature V4: buckets made since 2020 refuse V2 links,
+            # which boto3 would otherwise sign for us-east-1.
+            "signature_version": "s3v4",
         },
     }
 
@@ -49,5 +52,11 @@ STORAGES = {
 # commits, so a younger one may belong to a transaction still in flight.
 FLAWMAP_BLOBS_GC_GRACE_SECONDS = env.int("FLAWMAP_BLOBS_GC_GRACE_SECONDS", default=86400)
 
-# Finished dataset exports served by the API (archives); the CLI writes wherever it is told.
+# A worker's scratch folder for API exports: the finished archive goes to blob storage (the CLI writes wherever
+# it is told). Exports made before that are still served from here, on the host that has them.
 FLAWMAP_EXPORT_DIR = env.str("FLAWMAP_EXPORT_DIR", default="") or str(VAR_DIR / "exports")
+# S3: an export download redirects to a pre-signed link to the archive that expires after this many seconds.
+FLAWMAP_EXPORT_LINK_SECONDS = env.int("FLAWMAP_EXPORT_LINK_SECONDS", default=300)
+# S3: the endpoint browsers reach, when it is not FLAWMAP_S3_ENDPOINT_URL (an address inside the cluster); the
+# links are signed for it.
+FLAWMAP_S3_PUBLIC_ENDPOINT_URL = env.str("FLAWMAP_S3_PUBLIC_ENDPOINT_URL", default="")
