@@ -176,6 +176,10 @@ class ProgressHook(Hook):
                 scalars[key] = float(buffer.current())
         return scalars
 
+    def before_train(self, runner) -> None:
+        # The network is built and on its device: a caller sees training start (and can cancel) before iteration 1.
+        self.callback(runner.iter, runner.max_iters, {})
+
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         step = runner.iter + 1
         if step % self.interval == 0 or step == runner.max_iters:

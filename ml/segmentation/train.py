@@ -6,6 +6,10 @@
 
 Writes WORK_DIR/best.pth (weights + config, the best on `val` by artifact-class IoU) and
 WORK_DIR/metrics.json (val scores of that checkpoint: mIoU, artifact IoU, per-task IoU, training time).
+
+On several GPUs (mmengine's distributed runner: DDP, and SyncBN where the config asks for it):
+    python -m torch.distributed.run --standalone --nproc_per_node N -m ml.segmentation.train ... --launcher pytorch
+The batch size stays the batch of one iteration, split across the N processes; rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def train(
     from_scratch: bool = False,
     on_progress: ProgressCallback | None = None,
     quiet: bool = False,
+    launcher: str = "none",
 ) -> dict:
     """Train, keep the best checkpoint as WORK_DIR/best.pth and return (and write) its val metrics.
 
@@ -47,23 +52,23 @@ def train(
     `crop`, `batch_size`, `workers`: how training samples (`config.configure_training`), recorded in the
     checkpoint's meta["training"]; the checkpoint still embeds the shipped config's text, which is what
     rebuilds the network. A config with `init_required` (the paper recipe) needs `init`, or `from_scratch`
-    to train from random weights on purpose."""
+    to train from random weights on purpose.
+    `launcher`: "pytorch" in each process torchrun starts (ml/segmentation/distributed.py); only rank 0 reports
+    progress, writes the files and returns the metrics, the other ranks return {}."""
     import torch
-    from mmengine.runner import Runner
     from mmseg.utils import register_all_modules
 
-    from .checkpoint import read_checkpoint, save_slim_checkpoint, state_dict_of
-    from .components import WeightsOnlyCheckpointHook
-    from .config import ConfigError, config_text, configure_training, load_config, resolve_config
-    from .evaluation import evaluate_split, split_pairs
-    from .library_notices import KnownLogNoticeFilter, known_warnings_hidden
-    from .predictor import Predictor, resolve_device
+    from .config import ConfigError, configure_training, load_config
+    from .distributed import close_process_group, configure_launcher, launcher_world_size, rank, split_batch
+    from .evaluation import split_pairs
+    from .predictor import resolve_device
 
     data, work_dir = Path(data), Path(work_dir)
     for split in ("train", "val"):
         split_pairs(data, split)  # fail early, naming the folder, before building anything
     if init is not None and not Path(init).is_file():
         raise FileNotFoundError(f"--init checkpoint not found: {init}")
+    world_size = launcher_world_size(launcher)
     resolved = resolve_device(device)
     if resolved.type == "cpu" and torch.cuda.is_available():
         raise ConfigError("--device cpu on a CUDA machine: run with CUDA_VISIBLE_DEVICES= to hide the GPU")
@@ -76,6 +81,7 @@ def train(
         # Nothing is downloaded: without a local checkpoint the network would start from random weights.
         raise ConfigError(f"{cfg.config_name} starts from pretrained weights: pass --init CKPT (a local checkpoint, "
                           "e.g. ADE20K UperNet Swin-T), or --from-scratch to train from random weights on purpose")
+    batch_total = split_batch(cfg, world_size)
     register_all_modules(init_default_scope=True)
     # mmengine keeps the visualizer and logger as process-wide singletons keyed by name: a second training in
     # the same process (a worker, the demo) would reuse the first run's, whose work dir may be gone.
@@ -87,8 +93,27 @@ def train(
     if init is not None:
         cfg.custom_hooks = [*cfg.get("custom_hooks", []), dict(type="InitFromCheckpointHook", checkpoint=str(init))]
     work_dir.mkdir(parents=True, exist_ok=True)
-    for stale in work_dir.glob("best_*.pth"):
-        stale.unlink()
+    configure_launcher(cfg, launcher=launcher, device_type=resolved.type)
+    try:
+        if rank() == 0:
+            for stale in [*work_dir.glob("best_*.pth"), *work_dir.glob("iter_*.pth")]:
+                stale.unlink()
+        train_seconds = _run(cfg, on_progress=on_progress if rank() == 0 else None)
+        if rank() != 0:
+            return {}
+        return _keep_best(cfg, config=config, data=data, work_dir=work_dir, device=resolved, seed=seed, crop=crop,
+                          init=init, from_scratch=from_scratch, batch_total=batch_total, world_size=world_size,
+                          train_seconds=train_seconds)
+    finally:
+        close_process_group(launcher)
+
+
+def _run(cfg, *, on_progress: ProgressCallback | None) -> float:
+    """Build mmengine's Runner from the prepared config, train, and return the training time in seconds."""
+    from mmengine.runner import Runner
+
+    from .components import WeightsOnlyCheckpointHook
+    from .library_notices import KnownLogNoticeFilter, known_warnings_hidden
 
     with known_warnings_hidden():
         runner = Runner.from_cfg(cfg)
@@ -100,7 +125,17 @@ def train(
             runner.register_hook(ProgressHook(on_progress), priority="LOW")
         started = time.perf_counter()
         runner.train()
-        train_seconds = time.perf_counter() - started
+        return time.perf_counter() - started
+
+
+def _keep_best(cfg, *, config: str, data: Path, work_dir: Path, device, seed: int, crop: int | None,
+               init: Path | None, from_scratch: bool, batch_total: int, world_size: int,
+               train_seconds: float) -> dict:
+    """Rank 0 after training: best.pth and metrics.json, the run's only checkpoint and its val scores."""
+    from .checkpoint import read_checkpoint, save_slim_checkpoint, state_dict_of
+    from .config import config_text, resolve_config
+    from .evaluation import evaluate_split
+    from .predictor import Predictor
 
     # Keep a slim copy of mmengine's best checkpoint that carries the config file's canonical text (not the run's
     # copy with its data and work folders: a shipped config then matches `config.config_check` when the model is
@@ -115,21 +150,23 @@ def train(
         state_dict=state_dict_of(full),
         config_text=config_text(resolve_config(config)),
         meta={"config_name": cfg.config_name, "iter": best_iter, "classes": ["clean", "artifact"],
-              "training": {"max_iters": cfg.train_cfg.max_iters, "seed": seed, "crop": crop, "batch_size":
-                           cfg.train_dataloader.batch_size, "init": init is not None, "from_scratch": from_scratch}},
+              "training": {"max_iters": cfg.train_cfg.max_iters, "seed": seed, "crop": crop, "batch_size": batch_total,
+                           "processes": world_size, "init": init is not None, "from_scratch": from_scratch}},
     )
-    for path in best:
+    # mmengine's interval checkpoints too: we never resume, and a run leaves one checkpoint.
+    for path in [*best, *work_dir.glob("iter_*.pth")]:
         path.unlink()
     (work_dir / "last_checkpoint").unlink(missing_ok=True)
 
-    predictor = Predictor(slim, device=str(resolved), trust_config=True)  # the config this run just executed
+    predictor = Predictor(slim, device=str(device), trust_config=True)  # the config this run just executed
     metrics = {
         "config": cfg.config_name,
         "checkpoint": slim.name,
         "best_iter": best_iter,
         "max_iters": cfg.train_cfg.max_iters,
         "train_seconds": round(train_seconds, 1),
-        "device": str(resolved),
+        "device": str(device),
+        "processes": world_size,
         "val": evaluate_split(predictor, data, "val"),
     }
     (work_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -147,24 +184,35 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--from-scratch", action="store_true",
                        help="random initial weights for a config that asks for --init (the paper config)")
     parser.add_argument("--crop", type=int, help="train on NxN crops instead of the config's (multiple of 32)")
-    parser.add_argument("--batch-size", type=int, help="training batch size instead of the config's")
+    parser.add_argument("--batch-size", type=int,
+                        help="images per iteration instead of the config's (split across --launcher processes)")
     parser.add_argument("--workers", type=int, help="data-loading worker processes (0: in the main process)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--launcher", default="none", choices=["none", "pytorch"],
+                        help="pytorch: one of torchrun's processes (mmengine's distributed runner, DDP)")
+    parser.add_argument("--quiet", action="store_true", help="mmengine logs warnings only")
+    parser.add_argument("--progress-lines", action="store_true",
+                        help="print progress as JSON lines for a parent process (ml/segmentation/launch.py)")
     args = parser.parse_args(argv)
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch initialises CUDA: mmengine picks the GPU otherwise
 
     from .checkpoint import CheckpointError
     from .config import ConfigError
+    from .launch import print_progress_line
 
     try:
         metrics = train(config=args.config, data=args.data, work_dir=args.work_dir, max_iters=args.max_iters,
                         init=args.init, device=args.device, seed=args.seed, crop=args.crop,
-                        batch_size=args.batch_size, workers=args.workers, from_scratch=args.from_scratch)
+                        batch_size=args.batch_size, workers=args.workers, from_scratch=args.from_scratch,
+                        on_progress=print_progress_line if args.progress_lines else None, quiet=args.quiet,
+                        launcher=args.launcher)
     except (FileNotFoundError, ConfigError, CheckpointError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")  # one write: under torchrun every rank shares the output
         return 2
+    if not metrics:
+        return 0  # a rank other than 0: rank 0 reports
     val = metrics["val"]
     print(f"best iter {metrics['best_iter']}/{metrics['max_iters']} in {metrics['train_seconds']} s: "
           f"val artifact IoU {val['artifact_IoU']}, mIoU {val['mIoU']} -> {args.work_dir / 'best.pth'}")

@@ -42,8 +42,8 @@ def test_two_iterations_write_a_weights_only_checkpoint_of_the_shipped_config(pa
     # The embedded text is the shipped file's, not the run's crop/batch copy: the check accepts it as it is.
     expected = config_fingerprint(config_text(CONFIG_DIR / f"{PAPER_CONFIG}.py"))
     assert config_check(name=meta["config_name"], text=meta["cfg"]) == expected
-    assert meta["training"] == {"max_iters": 2, "seed": 0, "crop": CROP, "batch_size": BATCH, "init": False,
-                                "from_scratch": True}
+    assert meta["training"] == {"max_iters": 2, "seed": 0, "crop": CROP, "batch_size": BATCH, "processes": 1,
+                                "init": False, "from_scratch": True}
 
 
 def test_the_predictor_serves_it_at_the_config_inference_size_for_any_image_size(paper_trained):

@@ -1,5 +1,5 @@
 # PAL4VST's segmenter: Swin-T backbone, UperNet decode head, FCN auxiliary head on stage 3, 2 classes.
-norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN when training on several GPUs
+norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN on several GPUs: `sync_bn` in the paper config
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
