@@ -20,7 +20,12 @@ from ml.active_learning import STRATEGIES
 
 class CampaignNextBatchApi(APIView):
     """Pick the next k images for humans by an acquisition strategy and push them to Label Studio in that
-    order. Annotators and admins."""
+    order. Annotators and admins.
+
+    Synchronous on purpose, and no model runs here: the scores it ranks by (entropy, margin, PAR, features) are
+    the ones the pre-label job stored when it scored the images on a gpu worker; this request only sorts them
+    and pushes, and answers with the picks the Label Studio loop shows next. Candidates with no score yet are a
+    400 that queues that job and names it (`jobs`): ask again once it has finished."""
 
     write_role = Role.ANNOTATOR
 

@@ -114,7 +114,9 @@ class RewardApi(APIView):
     batch order) and optionally `prompts` (one per image, same order; echoed back). Limits: REWARD_MAX_IMAGES
     images, REWARD_MAX_BYTES bytes and REWARD_MAX_TOTAL_PIXELS pixels per request (413), REWARD_MAX_PIXELS per
     image (400); FLAWMAP_THROTTLE_REWARD requests per user (429). A bad image is a 400 naming its index and file
-    name. 503 while there is no production segmenter or VLM. Nothing is stored."""
+    name. 503 while there is no production segmenter or VLM, and when no inference worker answers within
+    FLAWMAP_INFERENCE_TIMEOUT_SECONDS: the models run on the inference worker (`make inference-worker`), never in
+    the web process; concurrent requests are batched together there. Nothing is stored."""
 
     write_role = Role.VIEWER  # a read: nothing is written
     request_body_limit = "REWARD_MAX_BYTES"  # a larger body is a 413 before it is read (backend/core/request_limits.py)

@@ -1,8 +1,9 @@
 """The reward service: score a batch of generated images for a generator's fine-tuning loop.
 
 Per image: PAR from the production segmenter, the artifacts the production VLM classifier finds, and the
-reward of `ml.vlm.reward` (formula there and in the README). Every image is decoded and checked before any
-model runs, so a bad one costs nothing but a 400 naming it. Nothing is stored.
+reward of `ml.vlm.reward` (formula there and in the README). Every image is decoded and checked here, in the
+web process, before the batch goes to the inference worker (backend/mlmodels/inference.py), so a bad one costs
+nothing but a 400 naming it; the models run on the worker only. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from backend.core.exceptions import ApplicationError, RequestTooLarge
+from backend.mlmodels.inference import reward_scores_infer
 from backend.mlmodels.models import ModelVersion
-from backend.mlmodels.predictors import segmenter_predictor, vlm_predictor
 from backend.mlmodels.selectors import production_models, production_route
 from ml.vlm.reward import FORMULA, reward
 
@@ -78,7 +79,8 @@ def pixels_check(items: list[RewardInput]) -> None:
 
 
 def decode(index: int, item: RewardInput) -> np.ndarray:
-    """RGB array of one upload; ApplicationError naming its index and file name otherwise."""
+    """RGB array of one upload; ApplicationError naming its index and file name otherwise. The web app decodes
+    only to check (the worker decodes again): a truncated file shows only when its pixels are read."""
     def bad(reason: str) -> BadImage:
         return BadImage(f"image {index} ({item.name}): {reason}", index=index, name=item.name)
 
@@ -115,19 +117,19 @@ def rewards_compute(*, items: list[RewardInput], generator: str | None = None, t
     check_limits(count=len(items), total_bytes=sum(len(i.data) for i in items))
     pixels_check(items)
     segmenter, vlm = serving_models(generator=generator, task=task)
-    arrays = [decode(i, item) for i, item in enumerate(items)]
-    pars = segmenter_predictor(segmenter).predict(arrays).par
-    findings = vlm_predictor(vlm).predict(arrays)
+    for i, item in enumerate(items):
+        decode(i, item)  # checked one at a time, each array dropped at once
+    scores = reward_scores_infer(segmenter_id=segmenter.pk, vlm_id=vlm.pk, images=[item.data for item in items])
     lam, severity = settings.REWARD_LAMBDA, settings.REWARD_SEVERITY
     results = []
-    for i, (item, par, found) in enumerate(zip(items, pars, findings)):
-        found_classes = [r["class"] for r in found.regions]
+    for i, (item, score) in enumerate(zip(items, scores)):
+        par, regions = score["par"], score["regions"]
         results.append({
             "index": i, "name": item.name, "prompt": item.prompt, "par": round(float(par), 6),
-            "artifact_classes": found.classes,
-            "artifacts": [{"class": r["class"], "bbox": r["bbox"], "caption": r["caption"]} for r in found.regions],
-            "vlm_malformed": found.malformed,
-            "reward": round(reward(par, found_classes, lam=lam, severity=severity), 6),
+            "artifact_classes": score["artifact_classes"],
+            "artifacts": [{"class": r["class"], "bbox": r["bbox"], "caption": r["caption"]} for r in regions],
+            "vlm_malformed": score["vlm_malformed"],
+            "reward": round(reward(par, [r["class"] for r in regions], lam=lam, severity=severity), 6),
         })
     return {"results": results, "formula": FORMULA, "lambda": lam, "severity": severity,
             "models": {"segmenter": str(segmenter), "vlm": str(vlm)},

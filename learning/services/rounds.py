@@ -11,6 +11,7 @@ from annotator.services.push import campaign_push_images, unlabelled_image_ids
 from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ImagePrediction, ModelVersion
 from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.services import prelabel_enqueue
 from learning.models import ActiveLearningRound
 from ml.active_learning import STRATEGIES, select
 
@@ -32,8 +33,12 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
         scores = {p.image_id: p for p in ImagePrediction.objects.filter(model_version=model, image_id__in=candidates)}
         unscored = len(candidates) - len(scores)
         if unscored:
+            # Scoring is the pre-label job's work, on a gpu worker, never this request's: queue it (one per model
+            # at a time, so asking again does not queue more) and say which job to wait for.
+            jobs = prelabel_enqueue(image_ids=None, subject=campaign)
             raise ApplicationError(f"{unscored} candidate image(s) have no prediction from {model} yet; "
-                                   "wait for the pre-label job", extra={"unscored": unscored})
+                                   f"wait for the pre-label job ({', '.join(f'job {j.pk}' for j in jobs)}) "
+                                   "and ask again", extra={"unscored": unscored, "jobs": [j.pk for j in jobs]})
     preds = [scores[i] for i in candidates] if scores else []
     # Every model stores features now (torchscript.proxy_features for imported ones), but predictions stored
     # before that hold none; a partial set cannot be clustered (mix then ranks by uncertainty alone).

@@ -1,6 +1,7 @@
 import pytest
 
 from annotator.models import Campaign
+from backend.jobs.models import Job
 from backend.mlmodels.services import model_promote, model_register
 from tests.conftest import png_bytes
 from tests.factories import GeneratorFactory, make_image
@@ -35,6 +36,11 @@ def test_unscored_candidates_are_reported_not_guessed(annotator_client, campaign
                                      format="json")
     assert response.status_code == 400
     assert int(response.json()["unscored"]) == 3  # DRF renders error details as strings
+    # the scoring is queued as the pre-label job (on a gpu worker; in-process here), never run by the request
+    [job_id] = response.json()["jobs"]
+    job = Job.objects.get(pk=job_id)
+    assert job.kind == "prelabel" and job.queue == "gpu" and job.subject == campaign
+    assert f"job {job_id}" in response.json()["detail"]
 
 
 def test_onboarding_api_refuses_what_it_cannot_do(admin_client, annotator_client):

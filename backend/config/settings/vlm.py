@@ -26,3 +26,12 @@ REWARD_MAX_TOTAL_PIXELS = env.int("REWARD_MAX_TOTAL_PIXELS", default=64 * 1024 *
 REWARD_LAMBDA = env.float("REWARD_LAMBDA", default=0.1)
 # Severity weight per class slug, JSON ({"awkward-facial-expression": 2.0}); classes not listed weigh 1.
 REWARD_SEVERITY = json.loads(env.str("REWARD_SEVERITY", default="") or "{}")
+
+# Inference service (backend/mlmodels/inference.py): the web app never runs a model; /api/reward sends its batch to
+# this Celery queue, served by a threads-pool worker on the GPU host (`make inference-worker`), and answers 503 when
+# no worker replies within the timeout. The worker joins requests arriving within the window into one model batch
+# of at most FLAWMAP_INFERENCE_MAX_BATCH images.
+FLAWMAP_INFERENCE_QUEUE = env.str("FLAWMAP_INFERENCE_QUEUE", default="") or "inference"
+FLAWMAP_INFERENCE_TIMEOUT_SECONDS = env.float("FLAWMAP_INFERENCE_TIMEOUT_SECONDS", default=60.0)
+FLAWMAP_INFERENCE_BATCH_WINDOW_MS = env.float("FLAWMAP_INFERENCE_BATCH_WINDOW_MS", default=5.0)
+FLAWMAP_INFERENCE_MAX_BATCH = env.int("FLAWMAP_INFERENCE_MAX_BATCH", default=64)
