@@ -10,19 +10,14 @@ setting = $(or $($(1)),$(shell sed -n 's/^\(export \)\{0,1\}$(1)=//p' .env 2>/de
 # Runtime state (SQLite, blobs, Label Studio, demo data): FLAWMAP_VAR_DIR, as the settings read it.
 VAR := $(call setting,FLAWMAP_VAR_DIR,var)
 
-.PHONY: install system-deps dev-secrets demo test fuzz lint serve webhook-ingress worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm bench-time-saved vlm-eval bench-dashboard clean labelstudio labelstudio-stop labelstudio-status
+.PHONY: install system-deps dev-secrets demo test fuzz cluster-smoke lint serve webhook-ingress worker inference-worker migrate schema bench bench-webhook bench-export bench-segmenter bench-active-learning bench-rectify bench-vlm bench-time-saved vlm-eval bench-dashboard bench-browse bench-reward bench-scale bench-all clean labelstudio labelstudio-stop labelstudio-status
 
 install: system-deps $(INSTALLED)
 
-# torch goes in first and pinned: an unpinned torch (even as a dependency) pulls CUDA builds.
-# mmcv goes last: it is built against the installed torch (see scripts/install_mmcv.sh).
-$(INSTALLED): requirements.txt requirements-ml.txt scripts/install_mmcv.sh
+# One install path for this venv and the Dockerfile's images (torch pinned first, mmcv built last against it).
+$(INSTALLED): requirements.txt requirements-ml.txt scripts/install_python_deps.sh scripts/install_mmcv.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip wheel
-	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -r requirements.txt
-	$(PIP) install --quiet -r requirements-ml.txt
-	bash scripts/install_mmcv.sh $(PIP)
+	bash scripts/install_python_deps.sh $(PIP)
 	touch $@
 
 system-deps:
@@ -55,10 +50,16 @@ test: install lint dev-secrets
 fuzz: install dev-secrets
 	$(PY) scripts/with_test_services.py -- $(PY) -m pytest -q tests/security/test_api_fuzz.py $(PYTEST_ARGS)
 
+# A multi-host rehearsal: S3 (moto), web, webhook ingress + drain and the io and gpu workers as separate processes
+# with separate scratch folders, meeting only through PostgreSQL, Redis and S3, driven over HTTP with the real Label
+# Studio, then a gpu worker killed mid-training (tests/deploy/test_cluster_smoke.py; also part of `make test`).
+cluster-smoke: install dev-secrets
+	$(PY) scripts/with_test_services.py -- $(PY) -m pytest -q tests/deploy/test_cluster_smoke.py $(PYTEST_ARGS)
+
 # The web app and a Celery worker (needs CELERY_BROKER_URL; without it tasks run in-process).
 serve: migrate
 	@if [ -n "$$CELERY_BROKER_URL" ]; then \
-		$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO & \
+		$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu,inference --loglevel INFO & \
 		trap "kill $$!" EXIT; \
 	fi; \
 	$(PY) manage.py runserver $(call setting,FLAWMAP_BIND,127.0.0.1:8000)
@@ -71,6 +72,12 @@ webhook-ingress: migrate
 
 worker: install dev-secrets
 	$(VENV)/bin/celery -A backend.config worker -Q default,io,gpu --loglevel INFO
+
+# The inference service behind POST /api/reward (run it on the GPU host): one process with a thread per waiting
+# request, the models loaded once, concurrent requests batched together (backend/mlmodels/inference.py).
+inference-worker: install dev-secrets
+	$(VENV)/bin/celery -A backend.config worker -Q $(call setting,FLAWMAP_INFERENCE_QUEUE,inference) --pool threads \
+		--concurrency $(call setting,FLAWMAP_INFERENCE_CONCURRENCY,16) --hostname inference@%h --loglevel INFO
 
 schema: install dev-secrets
 	mkdir -p "$(VAR)"
@@ -88,6 +95,22 @@ bench-export: install
 # Server time and SQL queries of every dashboard page with 10k images and 20k annotations.
 bench-dashboard: install
 	$(PY) scripts/with_test_services.py -- $(PY) bench/dashboard.py
+
+bench-browse: install  # the data browser: gallery page, cached and new thumbnails (bench/browse.py)
+	$(PY) scripts/with_test_services.py -- $(PY) bench/browse.py
+
+# /api/reward through gunicorn + the inference worker vs a direct Predictor loop (bench/README.md).
+bench-reward: install dev-secrets
+	$(PY) scripts/with_test_services.py -- $(PY) bench/reward.py
+
+# Request times, snapshot and diff at 10k and 100k images (rows written with COPY; --huge adds 1M): bench/scale.py.
+bench-scale: install
+	$(PY) scripts/with_test_services.py -- $(PY) bench/scale.py
+
+# Every benchmark that needs no GPU, quick sizes, one after the other: bench/results/latest.md (figure, target,
+# pass/fail) and latest.json. `make bench-all BENCH_ALL="--skip ml"` for the database ones only.
+bench-all: install
+	$(PY) scripts/with_test_services.py -- $(PY) bench/all.py $(BENCH_ALL)
 
 # Model benchmarks need no database; each prints its figures (run them alone: they are CPU-time figures).
 bench-segmenter: install

@@ -51,6 +51,7 @@ class AutoSchema(openapi.AutoSchema):
         if any(p["in"] == "path" for p in params) or {"page", "format"} & query:
             yield "404", "No such object (or page, or format)", error
         if operation.get("requestBody"):
+            yield "411", "A body of unknown length (chunked, no Content-Length) is not read", error
             yield "413", "Body over its limit (backend/core/request_limits.py)", error
         if self.method == "DELETE":
             yield "409", "Still referenced by something that keeps it (a ProtectedError)", error

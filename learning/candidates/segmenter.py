@@ -12,8 +12,10 @@ from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import checkpoint_local_path, segmenter_predictor
 from datasets.export_run import export_to_path, train_sample_export
 from datasets.selectors import version_of_model
+from learning.segmenter_config import segmenter_config_for
 from learning.training import CandidateRun, Progress, candidate_kind
 from ml.pal4vst_layout import has_split
+from ml.segmentation.launch import train_in_processes
 from ml.segmentation.train import train
 
 
@@ -53,11 +55,13 @@ def segmenter_candidate(
         loss = scalars.get("train/loss")
         report(0.05 + 0.85 * step / total, f"iter {step}/{total}" + (f" loss {loss:.3f}" if loss else ""))
 
-    trained = train(
-        config=config or settings.FLAWMAP_SEGMENTER_CONFIG, data=data, work_dir=work / "run",
-        max_iters=max_iters or settings.FLAWMAP_SEGMENTER_MAX_ITERS, init=init_path,
-        device=settings.FLAWMAP_ML_DEVICE, on_progress=on_progress, quiet=True,
-    )
+    run = dict(config=segmenter_config_for(requested=config, fine_tuned=production if init_path else None),
+               data=data, work_dir=work / "run",
+               max_iters=max_iters or settings.FLAWMAP_SEGMENTER_MAX_ITERS, init=init_path,
+               device=settings.FLAWMAP_ML_DEVICE, on_progress=on_progress)
+    # Several GPUs: torchrun's processes (mmengine's distributed runner); a cancel stops them through on_progress.
+    nproc = settings.FLAWMAP_TRAIN_NPROC
+    trained = train(**run, quiet=True) if nproc == 1 else train_in_processes(nproc=nproc, **run)
     report(0.92, "scoring candidate and production on the test split")
     candidate_test = evaluate_split(Predictor(work / "run" / "best.pth", device=settings.FLAWMAP_ML_DEVICE),
                                     data, "test")

@@ -8,9 +8,13 @@ FLAWMAP_MODEL_CACHE_DIR = env.str("FLAWMAP_MODEL_CACHE_DIR", default="") or str(
 FLAWMAP_ML_DEVICE = env.str("FLAWMAP_ML_DEVICE", default="auto")
 FLAWMAP_PREDICT_BATCH_SIZE = env.int("FLAWMAP_PREDICT_BATCH_SIZE", default=8)
 # What retraining runs: the config (a name in ml/segmentation/configs or a path) and its iteration budget.
-FLAWMAP_SEGMENTER_CONFIG = env.str("FLAWMAP_SEGMENTER_CONFIG",
-                                   default="tiny_r18-slim_upernet_fcn-aux_adamw_cpu_256x256")
+# "auto": the paper config on a worker with a CUDA device, the tiny CPU one elsewhere, decided on the training
+# worker (learning/segmenter_config.py; the web process never imports torch); fine-tuning keeps the model's own.
+FLAWMAP_SEGMENTER_CONFIG = env.str("FLAWMAP_SEGMENTER_CONFIG", default="auto")
 FLAWMAP_SEGMENTER_MAX_ITERS = env.int("FLAWMAP_SEGMENTER_MAX_ITERS", default=300)
+# Processes per training (one per GPU on the worker): 1 trains in the worker's process; N > 1 starts torchrun
+# (mmengine's distributed runner, DDP + SyncBN), the config's batch split across them.
+FLAWMAP_TRAIN_NPROC = env.int("FLAWMAP_TRAIN_NPROC", default=1)
 # Scratch space for exports and training runs (removed after each run); empty = the system temp dir.
 FLAWMAP_TRAIN_WORK_DIR = env.str("FLAWMAP_TRAIN_WORK_DIR", default="") or None
 # Retrain a campaign's model once this many new human labels arrived since its last training.
