@@ -174,3 +174,15 @@ def teardown(old_name: str | None, work: Path, keep: bool = False, drop=None) ->
         log(f"kept {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def png_variant(png: bytes, index: int) -> bytes:
+    """The same picture as `png` with different bytes: a tEXt chunk naming `index` after the header. Decoding
+    costs the same, the sha256 differs, so many distinct files come from a few generated pictures."""
+    import struct
+    import zlib
+
+    body = b"tEXt" + b"flawmap-variant\0" + str(index).encode()
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    end_of_header = 8 + 4 + 4 + 13 + 4  # signature, IHDR length, type, data, CRC
+    return png[:end_of_header] + chunk + png[end_of_header:]

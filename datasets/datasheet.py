@@ -2,9 +2,10 @@
 
 from collections import Counter, defaultdict
 
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 
 from backend.annotations.models import Annotation, MaskLabel
+from backend.mlmodels.models import ModelVersion
 from datasets.models import DatasetVersion
 from datasets.splits import share_deviation
 
@@ -32,21 +33,20 @@ def datasheet_markdown(version: DatasetVersion) -> str:
     splits = list(dataset.splits)
     deviation = counts.get("split_deviation") or share_deviation(counts.get("splits", {}), dataset.splits)
     kept = counts.get("split_differs", {}).get("count", "not recorded")
-    par_by_annotation = dict(
-        MaskLabel.objects.filter(annotation_id__in=items.exclude(annotation=None).values("annotation_id"))
-        .values_list("annotation_id", "par")
-    )
+    # Streamed (a PAR per item from a subquery, rows fetched a chunk at a time) and de-duplicated in SQL: an
+    # export's memory stays flat however many items the version holds.
+    par = MaskLabel.objects.filter(annotation_id=OuterRef("annotation_id")).order_by("-id").values("par")[:1]
     histogram: dict[str, Counter] = defaultdict(Counter)
-    for task, annotation_id in items.values_list("image__task__slug", "annotation_id"):
-        if annotation_id is not None:
-            histogram[task][_bin(par_by_annotation.get(annotation_id, 0.0))] += 1
+    labelled = items.exclude(annotation=None).annotate(par=Subquery(par)).values_list("image__task__slug", "par")
+    for task, item_par in labelled.iterator(chunk_size=5000):
+        histogram[task][_bin(item_par or 0.0)] += 1
     human = Annotation.objects.filter(pk__in=items.filter(label_source="human").values("annotation_id"))
     seconds = human.aggregate(s=Sum("lead_time"))["s"] or 0.0
-    annotators = sorted(set(human.values_list("user__username", flat=True)))
-    models = sorted(set(
-        str(a.model_version) for a in Annotation.objects.filter(
-            pk__in=items.filter(label_source="model").values("annotation_id")).select_related("model_version")
-    ))
+    annotators = sorted(set(human.order_by().values_list("user__username", flat=True).distinct()))
+    model_ids = set(Annotation.objects.filter(pk__in=items.filter(label_source="model").values("annotation_id"))
+                    .order_by().values_list("model_version_id", flat=True).distinct())
+    models = sorted({str(m) for m in ModelVersion.objects.filter(pk__in=model_ids - {None})}
+                    | ({"None"} if None in model_ids else set()))
 
     def strata(key):
         return _table([key] + splits + ["total"], [

@@ -23,6 +23,7 @@ from backend.annotations.models import MaskLabel
 from backend.core.blobs import StagedBlob, atomic_with_blobs, blob_discard_staged, blob_stage_file, blob_store_staged
 from backend.core.cli import ProgressCallback
 from backend.core.exceptions import ApplicationError
+from backend.core.models import Blob
 from backend.images.models import Generator, SynthesisTask
 from backend.jobs.lease import JobLeaseLost
 from backend.taxonomy.selectors import artifact_class_list
@@ -52,7 +53,9 @@ def export_items(version: DatasetVersion, *, only: Collection[str] | None = None
     last = ""
     # Generators and tasks are few: fetched once each, not joined into every row; the images' free-text and
     # metadata columns are left unread (no exporter writes them).
-    base = (DatasetItem.objects.filter(version=version).select_related("image__blob")
+    # Blob keys come from a query of their own: a joined one-to-one Blob would point back at its image, and a
+    # reference cycle per row waits for the cyclic garbage collector (memory grows with N until it runs).
+    base = (DatasetItem.objects.filter(version=version).select_related("image")
             .defer("image__metadata", "image__prompt", "image__source_uri", "image__original_name")
             .order_by("image_sha256"))
     generators: dict[int, Generator] = {}
@@ -64,6 +67,7 @@ def export_items(version: DatasetVersion, *, only: Collection[str] | None = None
         if not rows:
             return
         last = rows[-1].image_sha256
+        keys = dict(Blob.objects.filter(sha256__in=[r.image_sha256 for r in rows]).values_list("sha256", "key"))
         masks = dict(MaskLabel.objects.filter(blob_id__in=[r.mask_sha256 for r in rows if r.mask_sha256])
                      .values_list("blob_id", "blob__key"))
         for row in rows:
@@ -73,7 +77,7 @@ def export_items(version: DatasetVersion, *, only: Collection[str] | None = None
             if image.task_id not in tasks:
                 tasks[image.task_id] = SynthesisTask.objects.get(pk=image.task_id)
             image.generator, image.task = generators[image.generator_id], tasks[image.task_id]
-            yield ExportItem(row=row, image_key=image.blob.key, mask_key=masks.get(row.mask_sha256))
+            yield ExportItem(row=row, image_key=keys[image.blob_id], mask_key=masks.get(row.mask_sha256))
 
 
 def train_sample_export(
@@ -153,7 +157,7 @@ def export_to_path(*, version: DatasetVersion, fmt: str, out: Path, on_progress:
             try:
                 # Streamed: blob files go from storage straight into the tar, no folder first.
                 with archive_open(tmp_archive, name=out.name) as tar:
-                    sink = TarSink(tar=tar, root=archive_root(out.name))
+                    sink = TarSink(tar=tar, root=archive_root(out.name), plain=out.name.endswith(".tar"))
                     write(sink)
                     sink.add_folder(work)  # the files the exporter wrote itself, the manifest, the checksums
                 if keep is not None:

@@ -5,12 +5,23 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.db import DatabaseError
+
 from backend.core.exceptions import ApplicationError
+from backend.images.batch_store import images_store_many, is_plain
 from backend.images.models import GeneratedImage, Generator, SynthesisTask
-from backend.images.services import IngestItem, ItemRejected, PreparedItem, image_prepare, image_store
+from backend.images.services import (
+    IngestItem,
+    IngestOutcome,
+    ItemRejected,
+    PreparedItem,
+    image_prepare,
+    image_store,
+)
 from backend.images.signals import unlabelled_images_ingested
 
-LOOKAHEAD = 8
+STORE_BATCH = 32
+LOOKAHEAD = 2 * STORE_BATCH  # the threads decode the next batch while one is stored
 PREPARE_THREADS = 2
 
 
@@ -35,17 +46,20 @@ def images_ingest_batch(
 ) -> IngestReport:
     """`items` may contain ItemRejected for files that failed before ingest (unreadable, bad manifest).
 
-    Decoding and hashing (no database) run in threads a few items ahead of the storing loop; Pillow and
-    hashlib release the GIL, so that work overlaps the database round trips. Order and results are the
-    same as ingesting one item after another; memory holds at most LOOKAHEAD items.
+    Decoding and hashing (no database) run in threads ahead of the storing loop; Pillow and hashlib release
+    the GIL, so that work overlaps the database round trips. Runs of plain new images (no mask, no
+    conditional inputs) are stored STORE_BATCH at a time in one transaction (backend/images/batch_store.py);
+    if such a batch fails (a concurrent ingest of the same bytes), its items are stored one by one instead.
+    Order and results are the same as ingesting one item after another; memory holds at most LOOKAHEAD items.
     """
     report = IngestReport()
     unlabelled_new: list[int] = []
-    for item, prepared in _prepared_in_order(items):
+
+    def record(item, store: Callable[[], IngestOutcome]) -> None:
         try:
             if isinstance(item, ItemRejected):
                 raise item
-            outcome = image_store(prepared=prepared, generator=generator, task=task, annotator=annotator)
+            outcome = store()
         except ItemRejected as exc:
             report.rejected.append({"path": exc.path, "error": exc.error})
         except ApplicationError as exc:
@@ -60,6 +74,32 @@ def images_ingest_batch(
                 report.duplicates += 1
         if on_item is not None:
             on_item()
+
+    def store_one(prepared: PreparedItem) -> Callable[[], IngestOutcome]:
+        return lambda: image_store(prepared=prepared, generator=generator, task=task, annotator=annotator)
+
+    plain: list[PreparedItem] = []
+
+    def flush() -> None:
+        if not plain:
+            return
+        try:
+            outcomes = images_store_many(prepared=plain, generator=generator, task=task)
+        except DatabaseError:
+            outcomes = None  # rolled back whole: store them one by one, as without batching
+        for index, prepared in enumerate(plain):
+            record(prepared.item, store_one(prepared) if outcomes is None else (lambda o=outcomes[index]: o))
+        plain.clear()
+
+    for item, prepared in _prepared_in_order(items):
+        if is_plain(prepared):
+            plain.append(prepared)
+            if len(plain) >= STORE_BATCH:
+                flush()
+            continue
+        flush()
+        record(item, store_one(prepared))
+    flush()
     if unlabelled_new:
         # The model registry pre-labels them (a job per production model).
         unlabelled_images_ingested.send(sender=GeneratedImage, image_ids=unlabelled_new)

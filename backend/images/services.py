@@ -176,6 +176,17 @@ def image_prepare(*, item: IngestItem) -> PreparedItem:
     return prepared
 
 
+def image_fields(*, prepared: PreparedItem, blob, generator: Generator, task: SynthesisTask) -> dict:
+    """The image row's fields for a prepared item, for one insert or a batch's bulk insert."""
+    item, info = prepared.item, prepared.info
+    return dict(
+        blob=blob, width=info.width, height=info.height, format=info.format,
+        generator=item.generator or generator, task=item.task or task, prompt=item.prompt,
+        seed=item.seed, domain=item.domain, source_uri=item.source_uri,
+        original_name=item.name[-255:], metadata=item.metadata,
+    )
+
+
 def image_store(*, prepared: PreparedItem, generator: Generator, task: SynthesisTask, annotator=None) -> IngestOutcome:
     """Database half of ingest: a duplicate is reported, a rejected item raised, a new one stored whole."""
     item = prepared.item
@@ -191,12 +202,8 @@ def image_store(*, prepared: PreparedItem, generator: Generator, task: Synthesis
     try:
         with atomic_with_blobs():
             blob = blob_store(data=item.data, content_type=info.content_type, sha256=prepared.sha)
-            image = GeneratedImage.objects.create(
-                blob=blob, width=info.width, height=info.height, format=info.format,
-                generator=item.generator or generator, task=item.task or task, prompt=item.prompt,
-                seed=item.seed, domain=item.domain, source_uri=item.source_uri,
-                original_name=item.name[-255:], metadata=item.metadata,
-            )
+            image = GeneratedImage.objects.create(**image_fields(prepared=prepared, blob=blob, generator=generator,
+                                                                 task=task))
             for cond, content_type in zip(item.conditional_inputs, prepared.conditional_types):
                 ConditionalInput.objects.create(
                     image=image, role=cond.role, original_name=cond.name[-255:],

@@ -1,10 +1,8 @@
 """What every exporter gets: items one at a time (constant memory), and a place to write."""
 
 import io
-import shutil
-from collections import deque
+import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +12,7 @@ from PIL import Image
 
 from backend.core.blobs import blob_storage
 from backend.images.validation import CONTENT_TYPES
+from datasets.exporters.files import ChecksumLog, FolderSink, TarSink
 from datasets.models import DatasetItem, DatasetVersion
 
 EXTENSION = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
@@ -62,55 +61,38 @@ class ExportItem:
             return np.asarray(Image.open(io.BytesIO(fh.read()))) != 0
 
 
-COPY_THREADS = 4
-MAX_PENDING_COPIES = 64
-
-
-def _copy_blob(key: str, dest: Path) -> None:
-    storage = blob_storage()
-    try:
-        source = storage.path(key)  # local disk: let the kernel copy (sendfile)
-    except NotImplementedError:
-        source = None
-    if source is not None:
-        shutil.copyfile(source, dest)
-    else:
-        with storage.open(key, "rb") as src, open(dest, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-
-
 @dataclass
 class ExportContext:
     version: DatasetVersion
     out: Path
     # Taxonomy classes in export order: (code, slug, name, definition).
     classes: list[tuple[str, str, str, str]]
-    # Checksums already known for written files (blob copies): SHA256SUMS needn't read them again.
-    known_sha256: dict[str, str] = field(default_factory=dict)
-    # File creation dominates an export and the kernel does it without the GIL: copy in a few threads.
-    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(COPY_THREADS), repr=False)
-    _pending: deque = field(default_factory=deque, repr=False)
+    # Where blob files go: linked or copied into `out` (FolderSink), or streamed into an archive (TarSink; then
+    # `out` is a scratch folder for the files the exporter writes itself).
+    sink: FolderSink | TarSink = field(default_factory=FolderSink)
+    # The sha256 of every blob file placed: SHA256SUMS needn't read them again.
+    checksums: ChecksumLog = field(default_factory=ChecksumLog)
     _folders: set = field(default_factory=set, repr=False)
 
     def copy_blob(self, *, key: str, sha256: str, dest: Path) -> None:
-        """Copy a content-addressed blob to `dest`; its sha256 is its name, so it is recorded, not recomputed.
-
-        The copy may finish later; `finish()` waits for all of them and raises the first error.
-        """
+        """Put a content-addressed blob at `dest` (linked, copied or streamed: see `sink`); its sha256 is its
+        name, so it is recorded, not recomputed. A copy may finish later; `finish()` waits for all of them."""
+        root, path = os.fspath(self.out) + os.sep, os.fspath(dest)
+        if not path.startswith(root):
+            raise ValueError(f"{dest} is not inside the export folder {self.out}")
+        rel = path[len(root):]  # what relative_to() says, at a tenth of the cost (once per file)
+        self.checksums.add(rel, sha256)
+        if isinstance(self.sink, TarSink):
+            self.sink.place(key=key, rel=rel)
+            return
         if dest.parent not in self._folders:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(dest.parent)
-        self.known_sha256[dest.relative_to(self.out).as_posix()] = sha256
-        self._pending.append(self._pool.submit(_copy_blob, key, dest))
-        while len(self._pending) > MAX_PENDING_COPIES:  # bounded: memory stays flat
-            self._pending.popleft().result()
+        self.sink.place(key=key, dest=dest)
 
     def finish(self) -> None:
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(self.sink, FolderSink):
+            self.sink.finish()
 
     def copy_image(self, item: "ExportItem", folder: Path) -> Path:
         dest = folder / item.image_filename

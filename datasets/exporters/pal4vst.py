@@ -7,7 +7,7 @@ import numpy as np
 from backend.annotations.masks import mask_array_to_canonical
 from datasets.exporters import register
 from datasets.exporters.base import Exporter
-from ml.pal4vst_layout import ITEMS, images_dir, item_line, label_of, labels_dir
+from ml.pal4vst_layout import ITEMS, images_dir, item_line, labels_dir
 
 
 @register
@@ -17,19 +17,22 @@ class Pal4vstExporter(Exporter):
                    "trainer; items.jsonl gives each image's task and generator")
 
     def write(self, *, items, context):
+        folders: dict[str, tuple[Path, Path]] = {}  # per split: built once, not twice per item
         # Appended to: a rehearsal sample (train_sample_export) adds images to a folder already exported.
         with open(context.out / ITEMS, "a") as manifest:
             for item in items():
                 if item.row.annotation_id is None:
                     continue  # unlabelled: no segmentation to train on (an all-zero label would claim "clean")
-                self._write_item(item, context)
+                if item.split not in folders:
+                    folders[item.split] = images_dir(context.out, item.split), labels_dir(context.out, item.split)
+                self._write_item(item, context, *folders[item.split])
                 image = item.row.image
                 manifest.write(item_line(image=Path(item.split) / item.image_filename, split=item.split,
                                          sha256=item.sha256, task=image.task.slug, generator=str(image.generator)))
 
-    def _write_item(self, item, context):
-        context.copy_image(item, images_dir(context.out, item.split))
-        label = label_of(labels_dir(context.out, item.split), item.sha256)
+    def _write_item(self, item, context, images: Path, labels: Path):
+        context.copy_image(item, images)
+        label = labels / f"{item.sha256}.png"  # label_of(labels, sha256), without three more Path objects
         if item.mask_key:
             # Stored masks already are 0/1 PNGs: copy the bytes, no decode/encode.
             context.copy_blob(key=item.mask_key, sha256=item.row.mask_sha256, dest=label)

@@ -6,6 +6,7 @@ from backend.core.cli import add_quiet_argument, progress_bar, progress_callback
 from backend.core.exceptions import ApplicationError
 from datasets.export_run import export_run
 from datasets.exporters import EXPORTERS
+from datasets.exporters.files import LinkMode
 from datasets.models import DatasetVersion, Export
 
 
@@ -30,15 +31,19 @@ class Command(BaseCommand):
         parser.add_argument("version", help="NAME, NAME@N or NAME@vN")
         parser.add_argument("--format", required=True, choices=sorted(EXPORTERS))
         parser.add_argument("--out", required=True, type=Path)
+        parser.add_argument("--link", choices=[m.value for m in LinkMode], default=LinkMode.AUTO.value,
+                            help="folder exports: hard-link blob files instead of copying them (auto: where the "
+                                 "blobs are on the same filesystem; always: or fail; never: copy). Linked files "
+                                 "are read-only: replace one rather than writing into it")
         add_quiet_argument(parser)
 
-    def handle(self, *args, version: str, format: str, out: Path, **o):
+    def handle(self, *args, version: str, format: str, out: Path, link: str, **o):
         dataset_version = resolve_version(version)
         export = Export.objects.create(version=dataset_version, format=format)
         try:
             with progress_bar(desc=f"export {format}", total=dataset_version.counts.get("items"), unit="item",
                               quiet=o["quiet"]) as bar:
-                export = export_run(export=export, out=out, on_progress=progress_callback(bar))
+                export = export_run(export=export, out=out, on_progress=progress_callback(bar), link=link)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         except OSError as exc:  # disk full, permissions: say what and where, nothing was published
