@@ -5,12 +5,19 @@ from celery import shared_task
 
 from annotator.models import Campaign
 from annotator.services.events import webhook_event_process, webhook_events_process_stale
+from annotator.services.intake_batch import webhook_events_process_batch
 from annotator.services.reconcile import campaign_reconcile_or_record
 
 
 @shared_task(name="annotator.process_webhook_event")
 def process_webhook_event(event_id: int) -> str:
     return webhook_event_process(event_id=event_id).status
+
+
+@shared_task(name="annotator.process_webhook_events")
+def process_webhook_events(event_ids: list[int]) -> dict:
+    report = webhook_events_process_batch(event_ids=event_ids)
+    return {"batched": report.batched, "one_by_one": report.one_by_one}
 
 
 @shared_task(name="annotator.reconcile_all")

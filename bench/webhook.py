@@ -59,6 +59,7 @@ from support import (
 )
 from webhook_checks import burst_problems, check_replay, stored_counts, wait_processed
 from webhook_clients import CLIENTS, fire_from, get_warmup
+from webhook_cpu import IntakeCpu
 from webhook_payloads import build_payloads, seed
 from webhook_report import TARGET_P99_MS, report
 from webhook_servers import (
@@ -238,9 +239,12 @@ def main(argv: list[str]) -> int:
         mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
         log(f"posting {len(measured)} webhooks from {args.concurrency} clients ({mode}, "
             f"{'keep-alive' if args.keepalive else 'new connection per post'})...")
+        cpu = IntakeCpu(procs, db_name)
+        cpu.start()
         run = fire_from(args.client_procs, args.client, port, measured, args.concurrency, headers=post_headers,
                         keepalive=args.keepalive, rate=args.rate)
         done, pending = wait_processed(procs, args.timeout)
+        cpu_s = cpu.stop()
         log(f"answered in {run['seconds']:.2f} s; "
             + (f"all processed {done - run['t0']:.2f} s after the first post" if not pending
                else f"{pending} event(s) still pending after {args.timeout:.0f} s"))
@@ -254,7 +258,7 @@ def main(argv: list[str]) -> int:
 
         figures = report(args, run, measured=len(measured), mean_body=mean_body, background=background,
                          conn_max_age=conn_max_age, done=done, pending=pending, counts=stored_counts(),
-                         expected=len(expected), replay_result=replay_result, problems=problems)
+                         expected=len(expected), replay_result=replay_result, problems=problems, cpu_s=cpu_s)
         if not figures["exactly_once"]:
             return 1
         return 1 if (args.strict and not figures["pass"]) else 0

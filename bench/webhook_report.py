@@ -8,11 +8,12 @@ from webhook_checks import percentile
 from webhook_clients import WEBHOOK_PATH
 
 TARGET_P99_MS = 50.0
+TARGET_ANNOTATIONS_PER_S = 200.0  # converted and stored, from the first post until the last is stored
 
 
 def report(args, run: dict, *, measured: int, mean_body: float, background: float | None, conn_max_age: str,
            done: float, pending: int, counts: dict, expected: int, replay_result: dict | None,
-           problems: list[str]) -> dict:
+           problems: list[str], cpu_s: float | None = None) -> dict:
     """Print the figures of the measured burst `run` (fire_from's result) and return them.
 
     done, pending: wait_processed's answer after the burst; counts: stored_counts() at the end; expected:
@@ -25,6 +26,9 @@ def report(args, run: dict, *, measured: int, mean_body: float, background: floa
     p50, p90, p99 = (percentile(ok_latency, q) for q in (50, 90, 99))
     latency_max = ok_latency[-1] if ok_latency else float("nan")
     passed = bool(ok_latency) and p99 <= TARGET_P99_MS
+    per_s = measured / all_processed_s if all_processed_s else None
+    # What the intake's processes would do on the machine's cores alone (bench/webhook_cpu.py): an estimate.
+    per_cpu_s = measured / cpu_s if cpu_s else None
     exactly_once = not problems
     figures = {
         "posts": measured,
@@ -55,6 +59,11 @@ def report(args, run: dict, *, measured: int, mean_body: float, background: floa
         "answered_seconds": round(run["seconds"], 3),
         "all_processed_seconds": round(all_processed_s, 3) if all_processed_s is not None else None,
         "processed_after_last_ack_seconds": round(done - answered_at, 3) if not pending else None,
+        "annotations_per_s": round(per_s, 1) if per_s else None,
+        "target_annotations_per_s": TARGET_ANNOTATIONS_PER_S,
+        "throughput_pass": bool(per_s and per_s >= TARGET_ANNOTATIONS_PER_S),
+        "intake_cpu_seconds": round(cpu_s, 2) if cpu_s else None,
+        "annotations_per_cpu_second": round(per_cpu_s, 1) if per_cpu_s else None,
         "max_send_lag_ms": round(1000 * max(run["send_lag"]), 1) if args.rate else None,
         "stored": counts,
         "expected_annotations": expected,
@@ -87,6 +96,12 @@ def report(args, run: dict, *, measured: int, mean_body: float, background: floa
         ("all processed", f"{all_processed_s:.2f} s after the first post "
                           f"({done - answered_at:.2f} s after the last ack)" if not pending
          else f"NO: {pending} pending after {args.timeout:.0f} s"),
+        ("annotations/s", (f"{per_s:.0f} end to end (target >= {TARGET_ANNOTATIONS_PER_S:.0f}: "
+                                      f"{'PASS' if per_s >= TARGET_ANNOTATIONS_PER_S else 'FAIL'})")
+         if per_s else "n/a"),
+        ("intake CPU", (f"{cpu_s:.1f} CPU-s for {measured} annotations (ingress, drain, worker, PostgreSQL): "
+                        f"{per_cpu_s:.0f} annotations per CPU-second, ~{per_cpu_s * (os.cpu_count() or 1):.0f}/s "
+                        f"on {os.cpu_count()} free cores") if per_cpu_s else "n/a"),
         ("stored exactly once", ("PASS" if exactly_once else "FAIL") +
          f" ({counts['synced']} synced / {counts['annotations']} annotations / {counts['masks']} masks"
          f" for {expected} annotation ids"

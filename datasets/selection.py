@@ -3,9 +3,9 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
-from backend.annotations.models import Annotation
+from backend.annotations.models import Annotation, MaskLabel, RegionLabel
 from backend.images.models import GeneratedImage
 from datasets.models import Dataset, DatasetItem, DatasetVersion
 from datasets.splits import global_split, group_hash, validate_shares
@@ -64,12 +64,13 @@ def choose_annotation(image: GeneratedImage, annotations: list[Annotation], poli
 
 
 def selected(dataset: Dataset) -> Iterator[Choice]:
-    """Every selected image with its chosen annotation, in id order, a chunk of images at a time."""
-    annotations = Prefetch(
-        "annotations",
-        queryset=Annotation.objects.filter(is_current=True, deleted_at=None)
-        .prefetch_related("masks", "regions__artifact_class"),
-    )
+    """Every selected image with its chosen annotation, in id order, a chunk of images at a time. The chosen
+    annotation carries its masks and regions as lists, `chosen_masks` and `chosen_regions`.
+
+    Only the chosen annotations' masks and regions are read, into plain lists (Prefetch to_attr): prefetching
+    them through the related managers built a queryset per annotation, which cost more than the rows."""
+    annotations = Prefetch("annotations", queryset=Annotation.objects.filter(is_current=True, deleted_at=None),
+                           to_attr="current_passes")
     classes = set(dataset.classes or [])
     last_id = 0
     while True:
@@ -77,12 +78,19 @@ def selected(dataset: Dataset) -> Iterator[Choice]:
         if not chunk:
             return
         last_id = chunk[-1].id
-        for image in chunk:
-            choice = choose_annotation(image, list(image.annotations.all()), dataset.label_policy)
+        choices = [choose_annotation(image, image.current_passes, dataset.label_policy) for image in chunk]
+        prefetch_related_objects(
+            [c.annotation for c in choices if c.annotation is not None],
+            Prefetch("masks", queryset=MaskLabel.objects.order_by("id"), to_attr="chosen_masks"),
+            Prefetch("regions", queryset=RegionLabel.objects.select_related("artifact_class").order_by("id"),
+                     to_attr="chosen_regions"),
+        )
+        for choice in choices:
             if choice.annotation is None and dataset.label_status == Dataset.LabelStatus.LABELLED:
                 continue
             if classes:
-                slugs = {r.artifact_class.slug for r in choice.annotation.regions.all()} if choice.annotation else set()
+                regions = choice.annotation.chosen_regions if choice.annotation else []
+                slugs = {r.artifact_class.slug for r in regions}
                 if not slugs & classes:
                     continue
             yield choice

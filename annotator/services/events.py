@@ -37,19 +37,45 @@ def webhook_event_record(*, payload: dict, source: str = WebhookEvent.Source.WEB
                          delivery_id: str | None = None) -> WebhookEvent:
     """Store a delivery: pending when its payload passes `webhook_payload_check`, else failed with the reason
     (the caller queues only pending ones). NUL characters are removed first; PostgreSQL cannot store them."""
+    event = webhook_event_build(payload=payload, source=source, delivery_id=delivery_id)
+    event.save(force_insert=True)
+    return event
+
+
+def webhook_event_build(*, payload: dict, source: str = WebhookEvent.Source.WEBHOOK,
+                        delivery_id: str | None = None) -> WebhookEvent:
+    """The unsaved WebhookEvent `webhook_event_record` stores (the drain inserts a batch of them at once)."""
     action = str(payload.get("action") or "").replace("\x00", "")[:60]
     failed = {"source": source, "action": action, "delivery_id": delivery_id, "status": WebhookEvent.Status.FAILED,
               "processed_at": timezone.now()}
     try:
         payload = json_without_nul(payload)
     except WebhookPayloadInvalid as exc:  # too deep to store: the action is all that is kept
-        return WebhookEvent.objects.create(**failed, payload={"action": action}, error=f"invalid payload: {exc}")
+        return WebhookEvent(**failed, payload={"action": action}, error=f"invalid payload: {exc}")
     try:
         webhook_payload_check(payload)
     except WebhookPayloadInvalid as exc:  # kept whole for the operator; no column gets its out-of-range ids
-        return WebhookEvent.objects.create(**failed, payload=payload, error=f"invalid payload: {exc}")
-    return WebhookEvent.objects.create(source=source, action=action, ls_project_id=_project_id(payload),
-                                       payload=payload, delivery_id=delivery_id)
+        return WebhookEvent(**failed, payload=payload, error=f"invalid payload: {exc}")
+    return WebhookEvent(source=source, action=action, ls_project_id=_project_id(payload), payload=payload,
+                        delivery_id=delivery_id)
+
+
+def event_annotations(event: WebhookEvent) -> list[tuple[dict, dict]]:
+    """(annotation, task) pairs of a created / updated event; IntakeError when one is missing."""
+    payload = event.payload
+    annotations = payload.get("annotations") or ([payload["annotation"]] if payload.get("annotation") else [])
+    if not annotations:
+        raise IntakeError(f"{event.action} without an annotation in its payload")
+    tasks = {t.get("id"): t for t in (payload.get("tasks") or []) if isinstance(t, dict)}
+    if isinstance(payload.get("task"), dict):
+        tasks[payload["task"].get("id")] = payload["task"]
+    pairs = []
+    for annotation in annotations:
+        task = tasks.get(annotation.get("task")) or payload.get("task")
+        if not isinstance(task, dict):
+            raise IntakeError(f"annotation {annotation.get('id')} comes without its task")
+        pairs.append((annotation, task))
+    return pairs
 
 
 def _apply(event: WebhookEvent) -> int:
@@ -60,16 +86,7 @@ def _apply(event: WebhookEvent) -> int:
         raise IntakeError(f"Label Studio project {event.ls_project_id} belongs to no Flawmap campaign")
     changed = 0
     if event.action in ANNOTATION_ACTIONS:
-        annotations = payload.get("annotations") or ([payload["annotation"]] if payload.get("annotation") else [])
-        if not annotations:
-            raise IntakeError(f"{event.action} without an annotation in its payload")
-        tasks = {t.get("id"): t for t in (payload.get("tasks") or [])}
-        if isinstance(payload.get("task"), dict):
-            tasks[payload["task"].get("id")] = payload["task"]
-        for annotation in annotations:
-            task = tasks.get(annotation.get("task")) or payload.get("task")
-            if not isinstance(task, dict):
-                raise IntakeError(f"annotation {annotation.get('id')} comes without its task")
+        for annotation, task in event_annotations(event):
             if ls_annotation_apply(campaign=campaign, task=task, annotation=annotation) in (CREATED, UPDATED):
                 changed += 1
     elif event.action in DELETE_ACTIONS:

@@ -111,15 +111,18 @@ def _regions(labels) -> list[RegionInput]:
         raise IntakeError(exc.message) from exc
 
 
+LOCK_NAMESPACE = 0x464D  # "FM": the advisory locks keyed by a Label Studio annotation id
+
+
 def _lock_annotation_id(ls_id: int) -> None:
     """Webhook job and reconcile may meet on the same annotation; the second waits and then sees it stored."""
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x464D, ls_id])  # 0x464D: "FM" namespace
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, ls_id])
 
 
-def _announce_stored(campaign: Campaign, annotation: Annotation) -> None:
+def announce_stored(campaign: Campaign, annotation: Annotation) -> None:
     for receiver, outcome in human_annotation_stored.send_robust(sender=Campaign, campaign=campaign,
                                                                 annotation=annotation):
         if isinstance(outcome, Exception):  # the label is stored; a failed reaction must not fail the intake
@@ -162,7 +165,7 @@ def ls_annotation_apply(*, campaign: Campaign, task: dict, annotation: dict) -> 
     )
     if stored.status == Annotation.Status.SUBMITTED:
         # Once committed, the learning loop may react (e.g. retrain once enough new labels arrived).
-        transaction.on_commit(lambda: _announce_stored(campaign, stored))
+        transaction.on_commit(lambda: announce_stored(campaign, stored))
     if synced is None:
         SyncedAnnotation.objects.create(campaign=campaign, ls_annotation_id=ls_id, ls_task_id=task.get("id") or 0,
                                         ls_updated_at=updated_at, annotation=stored)

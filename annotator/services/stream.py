@@ -3,7 +3,9 @@
 The ingress appends raw bodies to a Redis stream. Drainers read it through one consumer group, so several
 may run side by side; an entry is acknowledged and deleted only after its WebhookEvent is committed, and
 entries a dead drainer had claimed are taken over after `claim_idle`. Recording is keyed by the stream entry
-id, so an entry seen twice is stored once. Conversion then runs exactly as for the Django endpoint.
+id, so an entry seen twice is stored once. A read is recorded with one insert (entry by entry should the
+database refuse it) and converted as one batch job (annotator/services/intake_batch.py): the same checks and
+idempotency keys as the Django endpoint's one job per event, without its per-event cost.
 
 A looping drainer yields to bursts (`webhook_stream_settle_delay`): recording and converting cost far more CPU
 than an acknowledgement, and on a small machine they would slow the acks Label Studio times out after 1 s.
@@ -22,7 +24,7 @@ from django.utils import timezone
 
 from annotator import tasks
 from annotator.models import WebhookEvent
-from annotator.services.events import webhook_event_record
+from annotator.services.events import webhook_event_build, webhook_event_record
 from annotator.webhook_check import WebhookRejected, webhook_body_check
 
 logger = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim
             entries.extend(items)
     report = DrainReport()
     claimed_ids = {_id_str(raw_id) for raw_id, _ in claimed}
+    done, batch = [], []
     for raw_id, fields in entries:
         entry_id = _id_str(raw_id)
         if not fields:  # deleted (or trimmed past FLAWMAP_WEBHOOK_STREAM_MAXLEN) while pending: nothing to record
@@ -124,11 +127,63 @@ def webhook_stream_drain(*, count: int = 200, block_ms: int | None = None, claim
             _record_unreadable(entry_id, fields, f"gave up after {MAX_DELIVERIES} deliveries: each drainer that "
                                                  "took this entry stopped before recording it")
             report.rejected += 1
+            done.append(entry_id)
         else:
-            _record_one(entry_id, fields, report)
-        client.xack(stream, GROUP, entry_id)
-        client.xdel(stream, entry_id)
+            batch.append((entry_id, fields))
+    pending = _record_batch(batch, report)
+    if pending:
+        _enqueue_batch(pending)
+    done += [entry_id for entry_id, _ in batch]
+    if done:  # only now that every entry's event is committed
+        pipe = client.pipeline(transaction=False)
+        pipe.xack(stream, GROUP, *done)
+        pipe.xdel(stream, *done)
+        pipe.execute()
     return report
+
+
+def _record_batch(batch: list[tuple[str, dict]], report: DrainReport) -> list[int]:
+    """Record the entries with one insert in one transaction; returns the pending events' ids, to be converted
+    as one batch. Should that fail (a value the database refuses, a concurrent drainer's same entry), each
+    entry is recorded on its own so that a bad one fails alone (`_record_one`, which queues its own event)."""
+    parsed, single = [], []
+    for entry_id, fields in batch:
+        try:  # the ingress ran the same check; an entry from elsewhere (or an older ingress) may not pass it
+            payload = webhook_body_check(body=fields[b"payload"], max_bytes=settings.FLAWMAP_WEBHOOK_MAX_BYTES)
+        except (WebhookRejected, KeyError):
+            single.append((entry_id, fields))
+            continue
+        parsed.append((entry_id, payload))
+    events = []
+    if parsed:
+        try:
+            with transaction.atomic():
+                ids = [entry_id for entry_id, _ in parsed]
+                seen = set(WebhookEvent.objects.filter(delivery_id__in=ids).values_list("delivery_id", flat=True))
+                events = WebhookEvent.objects.bulk_create(
+                    [webhook_event_build(payload=payload, delivery_id=entry_id)
+                     for entry_id, payload in parsed if entry_id not in seen])
+            report.duplicates += len(seen)
+        except Exception as exc:  # a DataError, an IntegrityError: find the entry, record the rest
+            logger.warning("a batch of %d webhook entries was recorded one by one: %s", len(parsed), exc)
+            events, single = [], batch
+    for event in events:
+        if event.status == WebhookEvent.Status.PENDING:
+            report.recorded += 1
+        else:
+            report.rejected += 1
+    for entry_id, fields in single:
+        _record_one(entry_id, fields, report)
+    return [e.pk for e in events if e.status == WebhookEvent.Status.PENDING]
+
+
+def _enqueue_batch(event_ids: list[int]) -> None:
+    # If the broker is down, the stale-event sweep processes them later (one by one).
+    try:
+        tasks.process_webhook_events.delay(event_ids)
+    except Exception:
+        logger.exception("could not enqueue %d webhook events; the stale-event sweep will process them",
+                         len(event_ids))
 
 
 def _record_one(entry_id: str, fields: dict, report: DrainReport) -> None:

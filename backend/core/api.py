@@ -28,8 +28,8 @@ def get_or_404(obj, what: str):
     return obj
 
 
-def paginated_response(*, queryset, serializer_class, request: Request, view):
-    paginator = DefaultPagination()
+def paginated_response(*, queryset, serializer_class, request: Request, view, paginator=None):
+    paginator = paginator or DefaultPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     serializer = serializer_class(page, many=True, context={"request": request})
     return paginator.get_paginated_response(serializer.data)

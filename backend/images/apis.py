@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from backend.core.api import get_or_404, paginated_response, upload_read
 from backend.core.blobs import blob_open
 from backend.core.exceptions import ApplicationError
+from backend.core.pagination import PageOrCursorPagination
 from backend.images.batch import images_ingest_batch
 from backend.images.models import ConditionalInput, Generator
 from backend.images.selectors import (
@@ -155,7 +156,20 @@ IMAGE_FILTER_PARAMETERS = [
     OpenApiParameter("domain", str), OpenApiParameter("sha256", str),
     OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
     OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+    OpenApiParameter("cursor", str, description=(
+        "Keyset pagination instead of `page`: empty for the first page, then the `cursor` of `next` or `previous`. "
+        "A deep page costs what the first does; the answer has no `count`; `ordering` may be id or created_at "
+        "(either way), not par.")),
 ]
+
+# The keysets cursor pagination walks: an indexed, never-null first field (id breaks created_at's ties).
+IMAGE_CURSOR_ORDERINGS = {"-created_at": ("-created_at", "-id"), "created_at": ("created_at", "id"),
+                          "-id": ("-id",), "id": ("id",)}
+
+
+class ImagePagination(PageOrCursorPagination):
+    def __init__(self):
+        super().__init__(orderings=IMAGE_CURSOR_ORDERINGS, default="-created_at")
 
 
 class ImageListApi(APIView):
@@ -194,10 +208,17 @@ class ImageListApi(APIView):
                 raise serializers.ValidationError("conditional inputs can only be sent with a single image file")
             return attrs
 
+    pagination_class = ImagePagination
+
     @extend_schema(parameters=IMAGE_FILTER_PARAMETERS, responses=ImageOutputSerializer(many=True))
     def get(self, request):
+        paginator = ImagePagination()
+        if paginator.wants_cursor(request) and paginator.cursor_ordering(request) not in IMAGE_CURSOR_ORDERINGS:
+            raise ApplicationError(f"ordering: with cursor, one of {', '.join(IMAGE_CURSOR_ORDERINGS)} "
+                                   "(par has no keyset: page by number)")
         return paginated_response(queryset=image_list(filters=request.query_params),
-                                  serializer_class=ImageOutputSerializer, request=request, view=self)
+                                  serializer_class=ImageOutputSerializer, request=request, view=self,
+                                  paginator=paginator)
 
     @extend_schema(
         request={"multipart/form-data": ImageIngestInputSerializer},

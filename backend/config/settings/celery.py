@@ -37,4 +37,5 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_ROUTES = {
     "annotator.*": {"queue": "io"},
     "datasets.*": {"queue": "io"},
+    "quality.*": {"queue": "io"},
 }
