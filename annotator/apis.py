@@ -15,6 +15,7 @@ from annotator.services.events import webhook_event_record
 from annotator.services.provision import campaign_create_provisioned, campaign_prelabel_holdout_set
 from annotator.services.push import campaign_push_enqueue
 from annotator.services.reconcile import campaign_reconcile_enqueue
+from annotator.services.review import STARTING_POINTS
 from annotator.signing import image_id_from_token
 from annotator.webhook_check import WebhookRejected, webhook_body_check, webhook_secret_check
 from backend.core.api import get_or_404, paginated_response
@@ -159,6 +160,10 @@ class CampaignPushApi(APIView):
         image_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
         unlabelled = serializers.IntegerField(required=False, min_value=1, max_value=10000,
                                               help_text="Push this many unlabelled images instead.")
+        starting = serializers.ChoiceField(
+            choices=STARTING_POINTS, default="model",
+            help_text="What each task starts from: the model's pre-label, or the newest human pass (send back for "
+                      "review).")
 
         def validate(self, attrs):
             if bool(attrs["image_ids"]) == bool(attrs.get("unlabelled")):
@@ -173,7 +178,8 @@ class CampaignPushApi(APIView):
         data = self.CampaignPushInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = campaign_push_enqueue(campaign=campaign, image_ids=data.validated_data["image_ids"] or None,
-                                    unlabelled=data.validated_data.get("unlabelled"), created_by=request.user)
+                                    unlabelled=data.validated_data.get("unlabelled"), created_by=request.user,
+                                    starting=data.validated_data["starting"])
         return Response({"queued": len(job.params["image_ids"]), "job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
 

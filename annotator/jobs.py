@@ -15,7 +15,8 @@ from backend.jobs.registry import job_handler
 def labelstudio_push(ctx: JobContext) -> dict:
     campaign = Campaign.objects.get(pk=ctx.params["campaign_id"])
     ctx.progress(0.0, f"pushing {len(ctx.params['image_ids'])} image(s) to {campaign}")
-    report = campaign_push_images(campaign=campaign, image_ids=ctx.params["image_ids"])
+    report = campaign_push_images(campaign=campaign, image_ids=ctx.params["image_ids"],
+                                  starting=ctx.params.get("starting", "model"))
     ctx.log(f"{campaign}: {report.__dict__}")
     return dict(report.__dict__)
 

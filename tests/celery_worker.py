@@ -30,6 +30,8 @@ def worker_env(test_db_name: str) -> dict:
         "FLAWMAP_LABELSTUDIO_ENV_FILE": str(labelstudio_env_file()),
         # as in-process (tests/conftest.py): only campaigns that set their own threshold retrain
         "RETRAIN_MIN_NEW_LABELS": str(10**9),
+        # as in-process: stored passes queue no thumbnail job (the browser's tests opt in)
+        "FLAWMAP_THUMBNAIL_JOBS": "false",
         # a killed worker's job is noticed within seconds, not minutes
         "FLAWMAP_JOB_HEARTBEAT_SECONDS": "1",
         # training jobs in tests are smoke runs on the CPU

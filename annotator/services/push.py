@@ -13,6 +13,7 @@ from annotator.converter import LSRegion, labels_to_results
 from annotator.holdout import campaign_holdout_salt, prelabel_held_out
 from annotator.models import Campaign, CampaignTask
 from annotator.services.links import IMAGE_ID_FIELD, ls_task_image_link_refresh
+from annotator.services.review import STARTING_POINTS, human_prediction_for
 from annotator.signing import image_signed_url
 from backend.annotations.models import Annotation
 from backend.core.blobs import blob_read
@@ -79,8 +80,11 @@ def _tasks_already_in_project(ls: LabelStudioClient, project_id: int) -> dict[in
 
 
 def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
-                         on_progress: ProgressCallback | None = None) -> PushReport:
-    """`on_progress(pushed, to_push)` follows the import batches."""
+                         on_progress: ProgressCallback | None = None, starting: str = "model") -> PushReport:
+    """`on_progress(pushed, to_push)` follows the import batches. `starting="human"` sends images back for review:
+    each task starts from the newest human pass instead of the model's pre-label (outside the holdout trial)."""
+    if starting not in STARTING_POINTS:
+        raise ApplicationError(f"a push starts from one of {', '.join(STARTING_POINTS)}, not {starting!r}")
     if not campaign.ls_project_id:
         raise ApplicationError(f"campaign {campaign.name!r} has no Label Studio project yet; provision it first")
     ls = ls_client()
@@ -93,7 +97,8 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
         return report
     images = {
         im.pk: im for im in GeneratedImage.objects.filter(pk__in=wanted).prefetch_related(
-            "annotations__masks__blob", "annotations__regions__artifact_class", "annotations__model_version")
+            "annotations__masks__blob", "annotations__regions__artifact_class", "annotations__model_version",
+            "annotations__user")
     }
     missing = [i for i in wanted if i not in images]
     if missing:
@@ -114,11 +119,17 @@ def campaign_push_images(*, campaign: Campaign, image_ids: list[int],
         batch = todo[start:start + size]
         payload, links = [], []
         for image in batch:
-            prediction, source = prediction_for(image)
-            held_out = task_held_out(campaign, image)
+            review = starting == "human"
+            prediction, source = human_prediction_for(image) if review else prediction_for(image)
+            held_out = not review and task_held_out(campaign, image)
             task = {"data": {"image": image_signed_url(image_id=image.pk), IMAGE_ID_FIELD: image.pk,
                              "sha256": image.blob_id, "generator": str(image.generator_id)}}
-            if prediction is None:
+            if review:  # a human pass is shown, not a model's: blank keeps the review out of the holdout trial
+                prelabel = ""
+                if prediction is not None:
+                    task["predictions"] = [prediction]
+                    report.with_prediction += 1
+            elif prediction is None:
                 prelabel = Annotation.Prelabel.NONE
             elif held_out:
                 prelabel, source = Annotation.Prelabel.WITHHELD, None
@@ -183,7 +194,7 @@ def unlabelled_image_ids(*, campaign: Campaign, limit: int | None = None) -> lis
 
 
 def campaign_push_enqueue(*, campaign: Campaign, image_ids: list[int] | None = None, unlabelled: int | None = None,
-                          created_by=None):
+                          created_by=None, starting: str = "model"):
     """Queue a `labelstudio_push` job (queue io) for these images, or for the first `unlabelled` unlabelled
     images of the campaign; returns the Job. Unknown image ids are refused before anything is queued."""
     if image_ids is None:
@@ -191,6 +202,11 @@ def campaign_push_enqueue(*, campaign: Campaign, image_ids: list[int] | None = N
     known = set(GeneratedImage.objects.filter(pk__in=image_ids).values_list("id", flat=True))
     if len(known) != len(set(image_ids)):
         raise ApplicationError(f"unknown image id(s): {sorted(set(image_ids) - known)[:10]}")
-    job, _ = job_create(kind="labelstudio_push", params={"campaign_id": campaign.pk, "image_ids": list(image_ids)},
+    if starting not in STARTING_POINTS:
+        raise ApplicationError(f"a push starts from one of {', '.join(STARTING_POINTS)}, not {starting!r}")
+    params = {"campaign_id": campaign.pk, "image_ids": list(image_ids)}
+    if starting != "model":
+        params["starting"] = starting  # the job passes it on to campaign_push_images
+    job, _ = job_create(kind="labelstudio_push", params=params,
                         subject=campaign, created_by=created_by)
     return job

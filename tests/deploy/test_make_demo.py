@@ -201,3 +201,15 @@ def test_every_segmenter_has_benchmark_scores_per_task_and_generator_with_interv
             for group in (*score["per_task"].values(), *score["per_generator"].values()):
                 assert {"iou", "iou_ci", "f1", "f1_ci", "n"} <= set(group) and group["n"] >= 1
             assert score["per_task"] and score["per_generator"]
+
+
+def test_the_routing_table_names_the_production_model_of_each_scope(served, two_runs):
+    header, _ = served["curl"]
+    name, value = header.split(": ", 1)
+    routing = requests.get(served["base"] + "/api/models/routing?kind=segmenter", headers={name: value},
+                           timeout=10).json()
+    production = requests.get(served["base"] + "/api/models/?kind=segmenter&status=production",
+                              headers={name: value}, timeout=10).json()["results"]
+    assert routing and routing[0]["scope"] == "unified"
+    assert {row["scope"]: row["model"]["id"] for row in routing} == {m["scope"]: m["id"] for m in production}
+    assert sum(row["images"] for row in routing) >= 1

@@ -5,6 +5,7 @@ Every variable read here is listed in `.env.example`.
 
 from backend.config.settings.api import *  # noqa: F401,F403
 from backend.config.settings.base import *  # noqa: F401,F403
+from backend.config.settings.browse import *  # noqa: F401,F403
 from backend.config.settings.celery import *  # noqa: F401,F403
 from backend.config.settings.database import *  # noqa: F401,F403
 from backend.config.settings.datasets import *  # noqa: F401,F403
