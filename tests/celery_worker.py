@@ -96,3 +96,20 @@ def use_celery_worker(celery_worker, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     return celery_worker
+
+
+@pytest.fixture
+def tasks_on_test_broker(settings):
+    """Tasks go to the test Redis and wait there for whoever serves their queue (the suite runs them in-process
+    otherwise); no worker is started."""
+    from django.conf import settings as django_settings
+
+    from backend.config.celery import app
+
+    if not django_settings.CELERY_BROKER_URL:
+        pytest.skip("needs CELERY_BROKER_URL (run through scripts/with_test_services.py, as `make test` does)")
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = previous

@@ -136,7 +136,7 @@ def viewer_client(viewer_user):
     return _client(viewer_user)
 
 
-from tests.celery_worker import celery_worker, use_celery_worker  # noqa: E402,F401  (fixtures)
+from tests.celery_worker import celery_worker, tasks_on_test_broker, use_celery_worker  # noqa: E402,F401  (fixtures)
 from tests.labelstudio_server import labelstudio_script, labelstudio_server  # noqa: E402,F401  (fixtures)
 from tests.s3_server import s3_blobs, s3_bucket, s3_client, s3_endpoint  # noqa: E402,F401  (fixtures)
 

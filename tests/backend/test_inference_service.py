@@ -25,17 +25,8 @@ QUEUE = f"inference-test-{os.getpid()}"
 
 
 @pytest.fixture
-def broker(settings):
-    """Tasks go to the test Redis, as in production (the suite runs them in-process otherwise)."""
-    from backend.config.celery import app
-
-    if not django_settings.CELERY_BROKER_URL:
-        pytest.skip("needs CELERY_BROKER_URL (run through scripts/with_test_services.py, as `make test` does)")
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    yield
-    app.conf.task_always_eager = previous
+def broker(tasks_on_test_broker):
+    """Tasks go to the test Redis, as in production."""
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import uuid
 
 import pytest
 import schemathesis
-from django.conf import settings as django_settings
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
@@ -56,17 +55,8 @@ LS_HEAVY = {("POST", "/api/campaigns/"), ("POST", "/api/generators/{generator_id
 
 
 @pytest.fixture
-def queued_jobs_only(settings):
+def queued_jobs_only(tasks_on_test_broker):
     """Jobs go to the test broker and stay there: the fuzz must not train, export or inpaint for real."""
-    from backend.config.celery import app
-
-    if not django_settings.CELERY_BROKER_URL:
-        pytest.skip("needs CELERY_BROKER_URL (run through scripts/with_test_services.py, as `make fuzz` does)")
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    yield
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture
