@@ -5,14 +5,15 @@
 
 One throwaway PostgreSQL database `flawmap_bench_scale_<pid>` (DATABASE_URL's server; dropped at the end, also
 on Ctrl-C / SIGTERM) grows through the sizes: rows are written with COPY (bench/scale_seed.py: every image a
-tiny blob row and a model pass, every second one a human pass with a mask; no file is written), then ANALYZE.
+tiny blob row and a model pass, every second one a human pass with a mask and a box; no file is written), then ANALYZE.
 At each size, measured in this process through Django's test Client (no network), --runs timed GETs after a
 warm-up, p50/p99 in ms and the SQL queries of one GET:
 
 * GET /api/images/ first page (page numbers: it counts every matching row), a filtered page (labelled, one
   generator), a deep page by number (page N/2/50: OFFSET) and the same depth by keyset (`cursor`);
 * the dashboard's overview page and the generator leaderboard (GET /api/generators/leaderboard);
-* a dataset snapshot (dataset_version_build of a dataset of every labelled image): seconds and items;
+* a dataset snapshot (dataset_version_build of a dataset of every image, human pass else model pass: N items):
+  seconds and items;
 * a version diff (datasets.selectors.version_diff of this size's version against the previous size's): seconds.
 
 --huge adds 1,000,000 images (minutes of seeding; run it on a quiet machine). Targets: list pages flat in N
@@ -80,7 +81,9 @@ def measure_size(client, base: dict, n: int, runs: int, previous, profile: bool 
         "leaderboard": "/api/generators/leaderboard",
     }
     row = {"images": n, **{name: timed_get(client, url, runs) for name, url in pages.items()}}
-    dataset = base.get("dataset") or dataset_create(name="scale", description="every labelled image")
+    # Every image is an item: the human pass where there is one, else the model's (so N items at N images).
+    dataset = base.get("dataset") or dataset_create(name="scale", description="every image", label_status="any",
+                                                    label_policy="allow_model")
     base["dataset"] = dataset
     start = dataset_version_start(dataset=dataset, note=f"{n} images")
     t = time.perf_counter()

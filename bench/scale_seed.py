@@ -56,28 +56,33 @@ def _sha(kind: str, i: int) -> str:
 
 
 def seed_base() -> dict:
-    """The rows every size shares: generators, an admin (the annotator), the synthesis task."""
+    """The rows every size shares: generators, an admin (the annotator), the model behind the model passes, the
+    synthesis task."""
     from django.contrib.auth.models import User
 
     from backend.core.roles import Role
     from backend.core.users import user_get_or_create_with_role
     from backend.images.models import Generator, SynthesisTask
+    from backend.mlmodels.models import ModelVersion
 
     generators = [Generator.objects.create(name=f"scale-gen-{g}", version="1") for g in range(GENERATORS)]
     admin = user_get_or_create_with_role(username="scale-admin", role=Role.ADMIN)
     User.objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
+    ModelVersion.objects.get_or_create(kind=ModelVersion.Kind.SEGMENTER, name="scale-model", version="1")
     return {"generators": generators, "admin": admin, "task": SynthesisTask.objects.get(slug="text_to_image")}
 
 
 def seed_images(base: dict, start: int, stop: int) -> None:
-    """Images start..stop-1 (by index): blob rows, images, a model pass each, a human pass with a mask on every
-    LABELLED_SHARE-th; the images' label summary set as the services would."""
-    from backend.annotations.models import Annotation, MaskLabel
+    """Images start..stop-1 (by index): blob rows, images, a model pass each, a human pass with a mask and a box
+    on every LABELLED_SHARE-th; the images' label summary set as the services would."""
+    from backend.annotations.models import Annotation, MaskLabel, RegionLabel
     from backend.core.models import Blob
     from backend.images.models import GeneratedImage
     from backend.mlmodels.models import ModelVersion
+    from backend.taxonomy.selectors import artifact_class_list
 
     model_version = ModelVersion.objects.order_by("pk").first()
+    classes = list(artifact_class_list().values_list("pk", flat=True))
     t0 = timezone.now() - timedelta(days=30)
     chunk = 50_000
     for lo in range(start, stop, chunk):
@@ -95,23 +100,27 @@ def seed_images(base: dict, start: int, stop: int) -> None:
             "par_source": "human" if i % LABELLED_SHARE == 0 else "", "is_labelled": i % LABELLED_SHARE == 0,
         } for i in range(lo, hi)])
         ann_id = _next_id(Annotation)
-        rows, masks = [], []
+        rows, masks, regions = [], [], []
         for i in range(lo, hi):
             image_id = first_id + (i - lo)
             if model_version is not None:
                 rows.append({"id": ann_id, "image_id": image_id, "model_version_id": model_version.pk,
-                             "status": Annotation.Status.SUBMITTED, "submitted_at": t0, "is_current": True})
+                             "user_id": None, "status": Annotation.Status.SUBMITTED, "lead_time": None,
+                             "submitted_at": t0, "is_current": True})
                 ann_id += 1
             if i % LABELLED_SHARE == 0:
-                rows.append({"id": ann_id, "image_id": image_id, "user_id": base["admin"].pk,
+                rows.append({"id": ann_id, "image_id": image_id, "model_version_id": None, "user_id": base["admin"].pk,
                              "status": Annotation.Status.SUBMITTED, "lead_time": 30.0 + i % 60,
                              "submitted_at": t0 + timedelta(seconds=i), "is_current": True})
                 masks.append({"annotation_id": ann_id, "blob_id": _sha("mask", i), "width": 64, "height": 64,
                               "artifact_pixels": 4096 * (i % 97) // 100, "par": (i % 97) / 100})
+                regions.append({"annotation_id": ann_id, "x1": 2.0, "y1": 4.0, "x2": 2.0 + 1 + i % 60, "y2": 40.0,
+                                "artifact_class_id": classes[i % len(classes)], "caption": f"artifact {i}"})
                 ann_id += 1
         copy_rows(Annotation, rows)
         copy_rows(MaskLabel, masks)
-    for model in (GeneratedImage, Annotation, MaskLabel):
+        copy_rows(RegionLabel, regions)
+    for model in (GeneratedImage, Annotation, MaskLabel, RegionLabel):
         _sync_sequence(model)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

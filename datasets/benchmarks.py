@@ -13,10 +13,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
 
 from backend.annotations.masks import mask_decode
-from backend.annotations.models import Annotation
 from backend.core.blobs import blob_read
 from backend.core.exceptions import ApplicationError
 from backend.core.models import Blob
@@ -26,15 +24,14 @@ from backend.jobs.services import job_create
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.predictors import segmenter_predictor
 from datasets.models import DEFAULT_SPLITS, Benchmark, BenchmarkScore, Dataset
-from datasets.selection import choose_annotation, group_sources, group_value
+from datasets.selection import SelectedImage, Selection, group_hashes, selected
 from datasets.selectors import benchmarks_visible_to
-from datasets.splits import global_split, group_hash
+from datasets.splits import global_split
 from ml.segmentation.bootstrap import score_summary
 from ml.segmentation.metrics import artifact_confusion
 
 Progress = Callable[[float, str], None]
 SCOPE_KINDS = ("global", "generator", "task")
-CHUNK = 500
 
 
 def scope_parse(scope: str) -> tuple[str, str]:
@@ -47,55 +44,42 @@ def scope_parse(scope: str) -> tuple[str, str]:
     raise ApplicationError(f"benchmark scope must be global, generator:<name> or task:<slug>, not {scope!r}")
 
 
-def global_test_ids(images: list[GeneratedImage]) -> set[int]:
+def global_test_ids(images: list[SelectedImage | GeneratedImage]) -> set[int]:
     """Those of `images` in the global test split: their group under the default group key (a fix joins its
     source) and the default shares, where every dataset with that key and a test share at least DEFAULT_SPLITS'
     puts them in test (datasets/splits.py)."""
-    sources = group_sources(images)
-    return {image.pk for image in images if global_split(
-        group_hash(group_value(sources[image.pk], Dataset.GroupKey.IMAGE)), shares=DEFAULT_SPLITS,
-        seed=settings.FLAWMAP_SPLIT_SEED) == "test"}
+    groups = group_hashes(images, Dataset.GroupKey.IMAGE)
+    return {pk for pk, group in groups.items()
+            if global_split(group, shares=DEFAULT_SPLITS, seed=settings.FLAWMAP_SPLIT_SEED) == "test"}
 
 
-def _scope_images(kind: str, value: str):
-    qs = GeneratedImage.objects.select_related("generator", "task").order_by("id")
+def _scope_selection(kind: str, value: str) -> Selection:
+    """The scope's images under the benchmark's label policy: the latest submitted or reviewed human pass."""
     if kind == "generator":
-        if not Generator.objects.filter(name=value).exists():
+        ids = tuple(Generator.objects.filter(name=value).values_list("id", flat=True))
+        if not ids:
             raise ApplicationError(f"no generator named {value!r}")
-        qs = qs.filter(generator__name=value)
-    elif kind == "task":
-        if not SynthesisTask.objects.filter(slug=value).exists():
+        return Selection(generator_ids=ids)
+    if kind == "task":
+        ids = tuple(SynthesisTask.objects.filter(slug=value).values_list("id", flat=True))
+        if not ids:
             raise ApplicationError(f"no synthesis task {value!r}")
-        qs = qs.filter(task__slug=value)
-    return qs
+        return Selection(task_ids=ids)
+    return Selection()
 
 
 def benchmark_items(*, scope: str) -> list[dict]:
     """The scope's images in the global test split with a human mask (or a human "no artifacts"), each with the
     annotation that is its truth (the latest submitted or reviewed human one), in content-hash order."""
-    kind, value = scope_parse(scope)
-    annotations = Prefetch("annotations", queryset=Annotation.objects.filter(is_current=True, deleted_at=None)
-                           .prefetch_related("masks"))
-    images, last_id, items = _scope_images(kind, value), 0, []
-    while True:
-        chunk = list(images.filter(id__gt=last_id).prefetch_related(annotations)[:CHUNK])
-        if not chunk:
-            break
-        last_id = chunk[-1].id
-        test_ids = global_test_ids(chunk)
-        for image in chunk:
-            if image.pk not in test_ids:
-                continue
-            choice = choose_annotation(image, list(image.annotations.all()), Dataset.LabelPolicy.LATEST_HUMAN)
-            if choice.source != "human":
-                continue
-            masks = list(choice.annotation.masks.all())
-            if not masks and not choice.annotation.no_artifacts:
-                continue  # boxes or a caption only: no pixel truth to score a segmenter against
-            items.append({"image": image.pk, "sha256": image.blob_id, "annotation": choice.annotation.pk,
-                          "mask_sha256": masks[0].blob_id if masks else "", "task": image.task.slug,
-                          "generator": str(image.generator)})
-    return sorted(items, key=lambda item: item["sha256"])
+    items = []
+    for batch in selected(_scope_selection(*scope_parse(scope))):
+        test_ids = global_test_ids(batch)
+        items += [{"image": image.pk, "sha256": image.blob_id, "annotation": image.annotation_id,
+                   "mask_sha256": image.mask_sha256, "task": image.task.slug, "generator": str(image.generator)}
+                  for image in batch if image.pk in test_ids and image.source == "human"
+                  # boxes or a caption only: no pixel truth to score a segmenter against
+                  and (image.mask_sha256 or image.no_artifacts)]
+    return items
 
 
 @transaction.atomic

@@ -1,102 +1,166 @@
-"""Which images a dataset selects, which annotation stands for each (the label policy), which group each is in."""
+"""Which images a dataset selects, which annotation stands for each (the label policy), which group each is in.
+
+The selection is one SQL statement read through a server-side cursor in image content-hash order: the label
+policy picks each image's pass with a window (ROW_NUMBER per image), and the chosen pass's first mask comes
+along as a column; regions follow with one query per batch. No model instance per image: a snapshot of a
+million images is rows streamed, not objects built.
+"""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db import connection
 
 from backend.annotations.models import Annotation, MaskLabel, RegionLabel
-from backend.images.models import GeneratedImage
+from backend.images.models import GeneratedImage, Generator, SynthesisTask
+from backend.taxonomy.models import ArtifactClass
 from datasets.models import Dataset, DatasetItem, DatasetVersion
 from datasets.splits import global_split, group_hash, validate_shares
 
-CHUNK = 500
+CHUNK = 5000  # rows per FETCH from the server-side cursor
+IDS_CHUNK = 500  # ids per IN list
 
 
 @dataclass(frozen=True)
-class Choice:
-    image: GeneratedImage
-    annotation: Annotation | None
-    source: str  # "human", "model" or "" (unlabelled)
+class Selection:
+    """What a dataset (or a benchmark scope) selects: candidate filters and the label policy."""
+    generator_ids: tuple[int, ...] = ()
+    task_ids: tuple[int, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    label_policy: str = Dataset.LabelPolicy.LATEST_HUMAN
+    labelled_only: bool = True
+    classes: frozenset[str] = frozenset()
 
-
-def candidate_images(dataset: Dataset) -> QuerySet[GeneratedImage]:
-    qs = GeneratedImage.objects.select_related("generator", "task").order_by("id")
-    generator_ids = list(dataset.generators.values_list("id", flat=True))
-    task_ids = list(dataset.tasks.values_list("id", flat=True))
-    if generator_ids:
-        qs = qs.filter(generator_id__in=generator_ids)
-    if task_ids:
-        qs = qs.filter(task_id__in=task_ids)
-    if dataset.created_after:
-        qs = qs.filter(created_at__gte=dataset.created_after)
-    if dataset.created_before:
-        qs = qs.filter(created_at__lt=dataset.created_before)
-    return qs
-
-
-def _eligible(annotation: Annotation, policy: str) -> str:
-    """'human' / 'model' when the policy lets this annotation represent its image, else ''."""
-    if annotation.deleted_at is not None or not annotation.is_current:
-        return ""
-    if annotation.user_id:
-        ok = annotation.status == Annotation.Status.REVIEWED if policy == Dataset.LabelPolicy.REVIEWED_ONLY \
-            else annotation.status in (Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED)
-        return "human" if ok else ""
-    if policy == Dataset.LabelPolicy.ALLOW_MODEL and annotation.status != Annotation.Status.REJECTED:
-        return "model"
-    return ""
-
-
-def choose_annotation(image: GeneratedImage, annotations: list[Annotation], policy: str) -> Choice:
-    best: dict[str, Annotation] = {}
-    for annotation in annotations:
-        source = _eligible(annotation, policy)
-        if source:
-            key = (annotation.submitted_at or annotation.created_at, annotation.pk)
-            current = best.get(source)
-            if current is None or key > (current.submitted_at or current.created_at, current.pk):
-                best[source] = annotation
-    for source in ("human", "model"):
-        if source in best:
-            return Choice(image, best[source], source)
-    return Choice(image, None, "")
-
-
-def selected(dataset: Dataset) -> Iterator[Choice]:
-    """Every selected image with its chosen annotation, in id order, a chunk of images at a time. The chosen
-    annotation carries its masks and regions as lists, `chosen_masks` and `chosen_regions`.
-
-    Only the chosen annotations' masks and regions are read, into plain lists (Prefetch to_attr): prefetching
-    them through the related managers built a queryset per annotation, which cost more than the rows."""
-    annotations = Prefetch("annotations", queryset=Annotation.objects.filter(is_current=True, deleted_at=None),
-                           to_attr="current_passes")
-    classes = set(dataset.classes or [])
-    last_id = 0
-    while True:
-        chunk = list(candidate_images(dataset).filter(id__gt=last_id).prefetch_related(annotations)[:CHUNK])
-        if not chunk:
-            return
-        last_id = chunk[-1].id
-        choices = [choose_annotation(image, image.current_passes, dataset.label_policy) for image in chunk]
-        prefetch_related_objects(
-            [c.annotation for c in choices if c.annotation is not None],
-            Prefetch("masks", queryset=MaskLabel.objects.order_by("id"), to_attr="chosen_masks"),
-            Prefetch("regions", queryset=RegionLabel.objects.select_related("artifact_class").order_by("id"),
-                     to_attr="chosen_regions"),
+    @classmethod
+    def of(cls, dataset: Dataset) -> "Selection":
+        return cls(
+            generator_ids=tuple(dataset.generators.values_list("id", flat=True)),
+            task_ids=tuple(dataset.tasks.values_list("id", flat=True)),
+            created_after=dataset.created_after, created_before=dataset.created_before,
+            label_policy=dataset.label_policy, labelled_only=dataset.label_status == Dataset.LabelStatus.LABELLED,
+            classes=frozenset(dataset.classes or ()),
         )
-        for choice in choices:
-            if choice.annotation is None and dataset.label_status == Dataset.LabelStatus.LABELLED:
-                continue
-            if classes:
-                regions = choice.annotation.chosen_regions if choice.annotation else []
-                slugs = {r.artifact_class.slug for r in regions}
-                if not slugs & classes:
+
+
+@dataclass(slots=True)
+class SelectedImage:
+    """A selected image's columns and its chosen pass (annotation_id None and source "" when it has none).
+    Quacks like a GeneratedImage for `group_sources` and `group_value` (pk, fixed_from_id, prompt, seed,
+    source_uri, blob_id, generator)."""
+    pk: int
+    blob_id: str
+    generator_id: int
+    task_id: int
+    fixed_from_id: int | None
+    prompt: str
+    seed: int | None
+    source_uri: str
+    annotation_id: int | None
+    source: str  # "human", "model" or ""
+    no_artifacts: bool
+    mask_sha256: str
+    regions: list[dict]
+    generator: Generator | None = field(default=None, repr=False)
+    task: SynthesisTask | None = field(default=None, repr=False)
+
+
+def _statement(selection: Selection) -> tuple[str, list]:
+    """The selection as one SQL statement (PostgreSQL and the demo's SQLite): candidate images in content-hash
+    order, each with its chosen pass and that pass's first mask."""
+    image, annotation, mask = GeneratedImage._meta.db_table, Annotation._meta.db_table, MaskLabel._meta.db_table
+    where, params = ["TRUE"], []
+    for column, values in (("generator_id", selection.generator_ids), ("task_id", selection.task_ids)):
+        if values:
+            where.append(f"i.{column} IN ({', '.join(['%s'] * len(values))})")
+            params += values
+    if selection.created_after:
+        where.append("i.created_at >= %s")
+        params.append(selection.created_after)
+    if selection.created_before:
+        where.append("i.created_at < %s")
+        params.append(selection.created_before)
+    # The label policy: a human pass counts when submitted or reviewed (reviewed only under reviewed_only); a
+    # model pass only under allow_model and unless rejected. Human before model; within a source the newest
+    # (submitted, else created), then the highest id.
+    human = [Annotation.Status.REVIEWED] if selection.label_policy == Dataset.LabelPolicy.REVIEWED_ONLY \
+        else [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
+    eligible = f"(a.user_id IS NOT NULL AND a.status IN ({', '.join(['%s'] * len(human))}))"
+    params += human
+    if selection.label_policy == Dataset.LabelPolicy.ALLOW_MODEL:
+        eligible += " OR (a.user_id IS NULL AND a.status <> %s)"
+        params.append(Annotation.Status.REJECTED)
+    sql = f"""
+        WITH candidates AS (
+            SELECT i.id, i.blob_id, i.generator_id, i.task_id, i.fixed_from_id, i.prompt, i.seed, i.source_uri
+            FROM {image} i WHERE {" AND ".join(where)}
+        ), ranked AS (
+            SELECT a.image_id, a.id, a.user_id IS NOT NULL AS human, a.no_artifacts,
+                   ROW_NUMBER() OVER (PARTITION BY a.image_id ORDER BY a.user_id IS NOT NULL DESC,
+                                      COALESCE(a.submitted_at, a.created_at) DESC, a.id DESC) AS rank
+            FROM {annotation} a JOIN candidates c ON c.id = a.image_id
+            WHERE a.is_current AND a.deleted_at IS NULL AND ({eligible})
+        )
+        SELECT c.id, c.blob_id, c.generator_id, c.task_id, c.fixed_from_id, c.prompt, c.seed, c.source_uri,
+               ch.id, ch.human, ch.no_artifacts,
+               (SELECT m.blob_id FROM {mask} m WHERE m.annotation_id = ch.id ORDER BY m.id LIMIT 1)
+        FROM candidates c
+        {"JOIN" if selection.labelled_only else "LEFT JOIN"} ranked ch ON ch.image_id = c.id AND ch.rank = 1
+        ORDER BY c.blob_id"""
+    return sql, params
+
+
+def _regions(annotation_ids: list[int], classes: dict[int, ArtifactClass]) -> dict[int, list[dict]]:
+    """Annotation id → its regions (box, class slug and code, caption) in id order, for a batch of annotations."""
+    if not annotation_ids:
+        return {}
+    # One array parameter on PostgreSQL: an IN list of thousands of parameters costs more to build and parse
+    # than the rows it returns. SQLite has no arrays (and the demo's batches are small).
+    if connection.vendor == "postgresql":
+        where, params = "annotation_id = ANY(%s)", [annotation_ids]
+    else:
+        where, params = f"annotation_id IN ({', '.join(['%s'] * len(annotation_ids))})", annotation_ids
+    regions: dict[int, list[dict]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT annotation_id, x1, y1, x2, y2, artifact_class_id, caption "
+                       f"FROM {RegionLabel._meta.db_table} WHERE {where} ORDER BY id", params)
+        for annotation_id, x1, y1, x2, y2, class_id, caption in cursor.fetchall():
+            klass = classes[class_id]
+            regions.setdefault(annotation_id, []).append(
+                {"bbox": [x1, y1, x2, y2], "class": klass.slug, "code": klass.code, "caption": caption})
+    return regions
+
+
+def selected(selection: Selection) -> Iterator[list[SelectedImage]]:
+    """Every image `selection` selects with its chosen pass, in content-hash (`blob_id`) order, streamed a batch
+    (of at most CHUNK) at a time. Call inside a transaction to see one state of the database throughout."""
+    sql, params = _statement(selection)
+    generators, tasks = Generator.objects.in_bulk(), SynthesisTask.objects.in_bulk()
+    classes = ArtifactClass.objects.in_bulk()
+    with connection.chunked_cursor() as cursor:  # server-side on PostgreSQL: rows arrive as they are read
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK):
+            regions = _regions([row[8] for row in rows if row[8] is not None], classes)
+            if any(row[2] not in generators or row[3] not in tasks for row in rows):  # made after the look-ups
+                generators, tasks = Generator.objects.in_bulk(), SynthesisTask.objects.in_bulk()
+            batch = []
+            for (pk, sha, generator_id, task_id, fixed_from_id, prompt, seed, source_uri, annotation_id, human,
+                 no_artifacts, mask_sha) in rows:
+                chosen_regions = regions.get(annotation_id, [])
+                if selection.classes and not selection.classes.intersection(r["class"] for r in chosen_regions):
                     continue
-            yield choice
+                batch.append(SelectedImage(
+                    pk=pk, blob_id=sha, generator_id=generator_id, task_id=task_id, fixed_from_id=fixed_from_id,
+                    prompt=prompt, seed=seed, source_uri=source_uri, annotation_id=annotation_id,
+                    source="" if annotation_id is None else "human" if human else "model",
+                    no_artifacts=bool(no_artifacts), mask_sha256=mask_sha or "", regions=chosen_regions,
+                    generator=generators[generator_id], task=tasks[task_id],
+                ))
+            yield batch
 
 
-def group_sources(images: list[GeneratedImage]) -> dict[int, GeneratedImage]:
+def group_sources(images: list) -> dict[int, GeneratedImage]:
     """Image id → the image whose group it joins: a fixed image's source (`fixed_from`, followed to the first
     image that is not a fix), else itself. A fix and its source are near-duplicates: one split for both."""
     source = {image.pk: image for image in images}
@@ -117,7 +181,7 @@ def group_sources(images: list[GeneratedImage]) -> dict[int, GeneratedImage]:
     return source
 
 
-def group_value(image: GeneratedImage, group_key: str) -> str:
+def group_value(image: GeneratedImage | SelectedImage, group_key: str) -> str:
     """The value whose hash names the image's group under `group_key` (pass the image's group source)."""
     if group_key == Dataset.GroupKey.PROMPT and image.prompt.strip():
         return "prompt:" + " ".join(image.prompt.lower().split())
@@ -128,20 +192,26 @@ def group_value(image: GeneratedImage, group_key: str) -> str:
     return "image:" + image.blob_id  # content, not ids: the same set splits the same on any instance
 
 
+def group_hashes(images: list[SelectedImage | GeneratedImage], group_key: str) -> dict[int, str]:
+    """Image id → its group's hash (`group_hash` of the group source's `group_value`), for a batch of images."""
+    sources = group_sources([image for image in images if image.fixed_from_id])
+    return {image.pk: group_hash(group_value(sources.get(image.pk, image), group_key)) for image in images}
+
+
 def split_disagreements(*, dataset: Dataset, seed: str, limit: int) -> dict:
     """Items of existing versions (of any dataset) whose image `dataset` selects under another split than the
     one they hold there: {"count", "train_test" (train on one side, test on the other), "items" (first `limit`
     by image sha256)}. Zero when every version was built with global splits, this seed and the same group key
     and shares; old versions keep their splits (they are immutable), so this is where they show."""
-    choices = list(selected(dataset))
-    sources = group_sources([choice.image for choice in choices])
     shares = validate_shares(dataset.splits)
-    here = {choice.image.pk: global_split(group_hash(group_value(sources[choice.image.pk], dataset.group_key)),
-                                          shares=shares, seed=seed) for choice in choices}
+    here: dict[int, str] = {}
+    for batch in selected(Selection.of(dataset)):
+        groups = group_hashes(batch, dataset.group_key)
+        here.update((pk, global_split(group, shares=shares, seed=seed)) for pk, group in groups.items())
     found, ids = [], sorted(here)
-    for start in range(0, len(ids), CHUNK):
+    for start in range(0, len(ids), IDS_CHUNK):
         found += DatasetItem.objects.filter(
-            image_id__in=ids[start:start + CHUNK], version__status=DatasetVersion.Status.READY,
+            image_id__in=ids[start:start + IDS_CHUNK], version__status=DatasetVersion.Status.READY,
         ).values_list("image_id", "image_sha256", "split", "version__dataset__name", "version__number")
     differing = sorted((sha, image_id, split, name, number) for image_id, sha, split, name, number in found
                        if split != here[image_id])

@@ -2,11 +2,12 @@
 
 import hashlib
 import json
+from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -24,9 +25,9 @@ from datasets.models import (
     Export,
     dataset_name_validator,
 )
-from datasets.selection import Choice, group_sources, group_value, selected
+from datasets.selection import Selection, group_hashes, selected
 from datasets.selectors import models_trained_on
-from datasets.splits import assign_splits, group_hash, share_deviation, split_report, validate_shares
+from datasets.splits import global_split, share_deviation, split_report, validate_shares
 
 ITEM_BATCH = 1000
 # A version's counts list at most this many items that kept a split other than their global one (the count is
@@ -72,24 +73,19 @@ def dataset_create(*, name: str, description: str = "", generators=(), tasks=(),
     return dataset
 
 
-def _regions(choice: Choice) -> list[dict]:
-    if choice.annotation is None:
-        return []
-    return [
-        {"bbox": [r.x1, r.y1, r.x2, r.y2], "class": r.artifact_class.slug, "code": r.artifact_class.code,
-         "caption": r.caption}
-        for r in choice.annotation.chosen_regions  # read by datasets.selection.selected
-    ]
+def regions_json(regions: list[dict]) -> str:
+    return json.dumps(regions, sort_keys=True) if regions else "[]"
 
 
-def _mask_sha(choice: Choice) -> str:
-    masks = choice.annotation.chosen_masks if choice.annotation else []
-    return masks[0].blob_id if masks else ""
-
-
-def manifest_line(item: DatasetItem) -> str:
-    return json.dumps([item.image_sha256, item.annotation_id, item.label_source, item.mask_sha256, item.regions,
-                       item.split], sort_keys=True)
+def manifest_line(*, image_sha256: str, annotation_id: int | None, label_source: str, mask_sha256: str,
+                  regions_text: str, split: str) -> str:
+    """One item's line in the manifest whose sha256 is the version's `manifest_hash` (lines in image sha order):
+    json.dumps([image_sha256, annotation_id, label_source, mask_sha256, regions, split], sort_keys=True), byte
+    for byte, with the regions already serialised by `regions_json` (the items' column stores the same text).
+    Put together by hand because every other field is a hex digest, an id or a fixed word: nothing to escape,
+    and one json.dumps per item instead of two."""
+    annotation = "null" if annotation_id is None else str(int(annotation_id))
+    return f'["{image_sha256}", {annotation}, "{label_source}", "{mask_sha256}", {regions_text}, "{split}"]'
 
 
 @transaction.atomic
@@ -126,43 +122,72 @@ def dataset_version_build(*, version: DatasetVersion) -> DatasetVersion:
 
 
 def _build(version: DatasetVersion) -> None:
+    """Stream the selection (in image sha order), give each item its split, write the items with COPY a batch at
+    a time and hash the manifest on the way: no model instance per item, memory bounded by the parent's splits."""
     dataset = version.dataset
     shares = validate_shares(dataset.splits)  # in train, val, test order (jsonb keeps its own key order)
-    choices = list(selected(dataset))
-    sources = group_sources([choice.image for choice in choices])
-    rows = [DatasetItem(
-        version=version, image=choice.image, image_sha256=choice.image.blob_id, annotation=choice.annotation,
-        label_source=choice.source, mask_sha256=_mask_sha(choice), regions=_regions(choice),
-        group=group_hash(group_value(sources[choice.image.pk], dataset.group_key)),
-    ) for choice in choices]
-    splits = assign_splits({row.group for row in rows}, shares=shares, seed=settings.FLAWMAP_SPLIT_SEED)
+    seed = settings.FLAWMAP_SPLIT_SEED
     # Versions are immutable and a model's test set must not change under it: an item already in the parent
     # keeps the parent's split even where it differs from its global one (an older seed or split rule); those
     # are counted and listed. Every other item gets its global split.
     inherited = dict(version.parent.items.values_list("image_id", "split")) if version.parent_id else {}
-    differs = []
     digest = hashlib.sha256()
-    for row in sorted(rows, key=lambda r: r.image_sha256):
-        row.split = inherited.get(row.image_id, splits[row.group])
-        if row.split != splits[row.group]:
-            differs.append({"image_id": row.image_id, "image_sha256": row.image_sha256, "split": row.split,
-                            "global_split": splits[row.group]})
-        digest.update(manifest_line(row).encode() + b"\n")
-    DatasetItem.objects.bulk_create(rows, batch_size=ITEM_BATCH)
-    images = {row.image_id: row.image for row in rows}
-    split_counts = {name: sum(1 for r in rows if r.split == name) for name in shares}
+    splits, sources, by_generator, by_task = Counter(), Counter(), Counter(), Counter()
+    differs, differs_listed = 0, []
+    for batch in selected(Selection.of(dataset)):
+        groups = group_hashes(batch, dataset.group_key)
+        rows = []
+        for image in batch:
+            group = groups[image.pk]
+            global_ = global_split(group, shares=shares, seed=seed)
+            split = inherited.get(image.pk, global_)
+            if split != global_:
+                differs += 1
+                if len(differs_listed) < SPLIT_DIFFERS_LISTED:
+                    differs_listed.append({"image_id": image.pk, "image_sha256": image.blob_id, "split": split,
+                                           "global_split": global_})
+            regions = regions_json(image.regions)
+            digest.update(manifest_line(
+                image_sha256=image.blob_id, annotation_id=image.annotation_id, label_source=image.source,
+                mask_sha256=image.mask_sha256, regions_text=regions, split=split).encode() + b"\n")
+            splits[split] += 1
+            sources[image.source] += 1
+            by_generator[str(image.generator), split] += 1
+            by_task[image.task.slug, split] += 1
+            rows.append((version.pk, image.pk, image.blob_id, image.annotation_id, image.source, image.mask_sha256,
+                         regions, split, group))
+        _items_write(rows)
+    split_counts = {name: splits[name] for name in shares}
     version.counts = {
-        "items": len(rows),
+        "items": sum(splits.values()),
         "splits": split_counts,
         "split_deviation": share_deviation(split_counts, shares),
-        "split_differs": {"count": len(differs), "items": differs[:SPLIT_DIFFERS_LISTED]},
-        "label_sources": {s: sum(1 for r in rows if r.label_source == s) for s in ("human", "model", "")},
-        "by_generator": split_report((str(images[r.image_id].generator), r.split) for r in rows),
-        "by_task": split_report((images[r.image_id].task.slug, r.split) for r in rows),
+        "split_differs": {"count": differs, "items": differs_listed},
+        "label_sources": {s: sources[s] for s in ("human", "model", "")},
+        "by_generator": split_report(by_generator),
+        "by_task": split_report(by_task),
     }
     version.manifest_hash = digest.hexdigest()
     version.status = DatasetVersion.Status.READY
     version.save(update_fields=["counts", "manifest_hash", "status"])
+
+
+ITEM_COLUMNS = ("version_id", "image_id", "image_sha256", "annotation_id", "label_source", "mask_sha256", "regions",
+                "split", "group")
+
+
+def _items_write(rows: list[tuple]) -> None:
+    """Insert DatasetItem rows (ITEM_COLUMNS order, regions as JSON text): COPY on PostgreSQL, bulk_create on the
+    demo's SQLite."""
+    if connection.vendor != "postgresql":
+        DatasetItem.objects.bulk_create([DatasetItem(**{**dict(zip(ITEM_COLUMNS, row)), "regions": json.loads(row[6])})
+                                         for row in rows], batch_size=ITEM_BATCH)
+        return
+    columns = ", ".join(connection.ops.quote_name(c) for c in ITEM_COLUMNS)
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {DatasetItem._meta.db_table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def dataset_version_delete(*, version: DatasetVersion) -> None:

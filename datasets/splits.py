@@ -67,10 +67,9 @@ def share_deviation(counts: Mapping[str, int], shares: Mapping[str, float]) -> d
     return {name: round(counts.get(name, 0) / total - share, 6) for name, share in shares.items()}
 
 
-def split_report(rows: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    """(stratum, split) pairs → {stratum: {split: count}} for the stratified report."""
+def split_report(counts: Mapping[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    """{(stratum, split): count} → {stratum: {split: count}} for the stratified report."""
     report: dict[str, dict[str, int]] = {}
-    for stratum, split in rows:
-        report.setdefault(stratum, {}).setdefault(split, 0)
-        report[stratum][split] += 1
+    for (stratum, split), count in counts.items():
+        report.setdefault(stratum, {})[split] = count
     return report

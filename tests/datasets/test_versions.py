@@ -85,10 +85,11 @@ def test_failed_snapshot_leaves_no_version(annotator_user, monkeypatch):
     dataset = dataset_create(name="fails")
 
     def boom(*args, **kwargs):
+        assert DatasetItem.objects.exists()  # the items are written: their rows must go with the failed version
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(DatasetItem.objects, "bulk_create", boom)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr("datasets.services.share_deviation", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
         snapshot(dataset)
     assert not DatasetVersion.objects.exists() and not DatasetItem.objects.exists()
 
