@@ -21,10 +21,9 @@ import numpy as np
 from django.db.models import Exists, F, OuterRef
 
 from backend.annotations.models import Annotation
-from ml.stats import median_difference_ci
+from ml.stats import bootstrap_ci, median_difference_ci
 
 GROUPS = ("annotator", "generator", "task", "campaign", "week")
-BOOTSTRAP_SAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -98,16 +97,9 @@ def summary(seconds: list[float]) -> dict:
     }
 
 
-def _bootstrap_ci(values: np.ndarray, stat, *, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    samples = [stat(values[rng.integers(0, values.size, values.size)]) for _ in range(BOOTSTRAP_SAMPLES)]
-    low, high = np.percentile(samples, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def assisted_vs_unassisted(passes: list[Pass], *, with_ci: bool = True) -> dict:
     """Summaries of passes with and without a pre-label and the median saving; with_ci adds its bootstrap
-    95 % interval (BOOTSTRAP_SAMPLES resamples: too slow for a page, so the dashboard leaves it out)."""
+    95 % interval (2000 resamples, ml.stats' default: too slow for a page, so the dashboard leaves it out)."""
     assisted = np.asarray([p.seconds for p in passes if p.assisted], dtype=float)
     plain = np.asarray([p.seconds for p in passes if not p.assisted], dtype=float)
     result = {"assisted": summary(assisted.tolist()), "unassisted": summary(plain.tolist()),
@@ -115,8 +107,7 @@ def assisted_vs_unassisted(passes: list[Pass], *, with_ci: bool = True) -> dict:
     if assisted.size and plain.size:
         result["median_saving_s"] = float(np.median(plain) - np.median(assisted))
         if with_ci:
-            result["median_saving_ci95"] = list(median_difference_ci(plain, assisted, resamples=BOOTSTRAP_SAMPLES,
-                                                                     seed=1))
+            result["median_saving_ci95"] = list(median_difference_ci(plain, assisted, seed=1))
     return result
 
 
@@ -145,7 +136,7 @@ def projection(*, generator_id: int, n_images: int) -> dict:
         basis = "all generators"
     if own.size == 0:
         return {"generator": generator_id, "images": n_images, "hours": None, "ci95": None, "basis": "no data"}
-    low, high = _bootstrap_ci(own, np.mean)
+    low, high = bootstrap_ci(own, np.mean)
     return {
         "generator": generator_id, "images": n_images, "basis": basis, "based_on": int(own.size),
         "hours": float(own.mean() * n_images / 3600.0),

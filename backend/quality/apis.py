@@ -76,7 +76,9 @@ class BestOfNApi(APIView):
 
 
 class GeneratorLeaderboardApi(APIView):
-    """Mean PAR per generator version and task, bootstrap 95 % CI, share of artifact-free images."""
+    """Mean PAR per generator version and task, its 95 % CI and the share of artifact-free images. The CI is a
+    percentile bootstrap, or mean ± 1.96·sd/√n for a group of more than `bootstrap_max_n` images: each row's
+    `ci_method` says which ("bootstrap" or "normal")."""
 
     @extend_schema(
         parameters=[

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from functools import reduce
 from itertools import groupby
+from operator import or_
 
-from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, StdDev, Subquery
 from django.http import QueryDict
 
 from backend.annotations.models import MaskLabel
 from backend.core.exceptions import ApplicationError
 from backend.images.models import GeneratedImage
 from backend.images.selectors import image_list
-from backend.quality.leaderboard import BOOTSTRAP_RESAMPLES, bootstrap_mean_ci, par_summary
 from backend.quality.models import FixJob
+from ml.stats import BOOTSTRAP_RESAMPLES, LEVEL, bootstrap_ci, normal_mean_ci
 
 SOURCES = ("human", "model")
 GROUP_BY = ("prompt",)
@@ -86,48 +90,82 @@ def _scored_images(*, source: str, task: str | None, model_version) -> QuerySet:
     return qs.annotate(score=Subquery(newest)).filter(score__isnull=False)
 
 
+def _par_summary(*, n: int, mean: float, sd: float | None, free: int, values: list[float] | None,
+                 max_n: int) -> dict:
+    """images, mean PAR, its 95 % CI and the artifact-free count and share of one group. The CI is a percentile
+    bootstrap of the group's values when it has at most `max_n`; above, mean ± z·sd/√n from its aggregates
+    (the bootstrap costs 2000 × n draws, and at that n the central limit theorem makes both agree)."""
+    if n > max_n:
+        ci, method = normal_mean_ci(mean=mean, sd=sd or 0.0, n=n), "normal"
+    else:
+        # None only when the group's images went between the two queries (deleted or re-scored meanwhile)
+        ci, method = bootstrap_ci(values or []), "bootstrap"
+    return {"images": n, "mean_par": mean, "ci95": list(ci) if ci else None, "ci_method": method,
+            "artifact_free": free, "artifact_free_share": free / n}
+
+
+def _pooled(groups: list[dict]) -> dict:
+    """n, mean, sample sd and artifact-free count of the union of groups, from each group's own (parallel
+    variance formula: within-group squares plus the spread of the group means)."""
+    n = sum(g["n"] for g in groups)
+    mean = sum(g["n"] * g["mean"] for g in groups) / n
+    squares = sum((g["n"] - 1) * (g["sd"] or 0.0) ** 2 + g["n"] * (g["mean"] - mean) ** 2 for g in groups)
+    return {"n": n, "mean": mean, "sd": (squares / (n - 1)) ** 0.5 if n > 1 else None,
+            "free": sum(g["free"] for g in groups)}
+
+
 def generator_leaderboard(*, source: str, task: str | None = None, model_version=None) -> dict:
-    """Mean PAR per generator version and task, with bootstrap 95 % CIs and the artifact-free share; and the
-    same per generator over all tasks. Two queries whatever the number of generators and images."""
+    """Mean PAR per generator version and task, with 95 % CIs and the artifact-free share; and the same per
+    generator over all tasks. Two queries whatever the number of generators and images: the aggregates, then
+    the values of the groups small enough to bootstrap (settings.FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N); larger
+    groups' values are never read."""
     if source not in SOURCES:
         raise ApplicationError(f"source must be one of {', '.join(SOURCES)}")
+    max_n = settings.FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N
     qs = _scored_images(source=source, task=task, model_version=model_version)
-    keys = ("generator_id", "generator__name", "generator__version", "task__slug")
+    keys = ("generator_id", "generator__name", "generator__version", "task_id", "task__slug")
     aggregated = list(qs.values(*keys).annotate(
-        n=Count("id"), mean=Avg("score"), free=Count("id", filter=Q(score=0)),
+        n=Count("id"), mean=Avg("score"), sd=StdDev("score", sample=True), free=Count("id", filter=Q(score=0)),
     ).order_by())
-    values: dict[tuple, list[float]] = {}
-    for generator_id, task_slug, score in qs.values_list("generator_id", "task__slug", "score").order_by():
-        values.setdefault((generator_id, task_slug), []).append(score)
+    small = [g for g in aggregated if g["n"] <= max_n]
+    values: dict[tuple, list[float]] = defaultdict(list)
+    if small:
+        if len(small) < len(aggregated):
+            qs = qs.filter(reduce(or_, (Q(generator_id=g["generator_id"], task_id=g["task_id"]) for g in small)))
+        for generator_id, task_id, score in qs.values_list("generator_id", "task_id", "score").order_by():
+            values[generator_id, task_id].append(score)
 
-    def generator_of(row) -> dict:
-        return {"id": row["generator_id"], "name": row["generator__name"], "version": row["generator__version"]}
+    def generator_of(group) -> dict:
+        return {"id": group["generator_id"], "name": group["generator__name"], "version": group["generator__version"]}
 
-    rows = []
-    for row in aggregated:
-        low, high = bootstrap_mean_ci(values[(row["generator_id"], row["task__slug"])])
-        rows.append({
-            "generator": generator_of(row), "task": row["task__slug"], "images": row["n"],
-            "mean_par": row["mean"], "ci95": [low, high], "artifact_free": row["free"],
-            "artifact_free_share": row["free"] / row["n"],
-        })
+    summaries = {(g["generator_id"], g["task_id"]): _par_summary(
+        n=g["n"], mean=g["mean"], sd=g["sd"], free=g["free"], values=values.get((g["generator_id"], g["task_id"])),
+        max_n=max_n) for g in aggregated}
+    rows = [{"generator": generator_of(g), "task": g["task__slug"], **summaries[g["generator_id"], g["task_id"]]}
+            for g in aggregated]
     rows.sort(key=lambda r: (r["task"], r["mean_par"], r["generator"]["name"], r["generator"]["version"]))
     for task_slug, task_rows in groupby(rows, key=lambda r: r["task"]):
         for rank, row in enumerate(task_rows, start=1):
             row["rank"] = rank  # within the task; 1 = fewest artifacts
-    generators = {}
-    for row in aggregated:
-        generators.setdefault(row["generator_id"], generator_of(row))
-    overall = [
-        {"generator": generator, "task": None,
-         **par_summary([v for (gid, _), vs in values.items() if gid == generator_id for v in vs])}
-        for generator_id, generator in generators.items()
-    ]
+    by_generator: dict[int, list[dict]] = defaultdict(list)
+    for g in aggregated:
+        by_generator[g["generator_id"]].append(g)
+    overall = []
+    for generator_id, groups in by_generator.items():
+        if len(groups) == 1:  # one task: the same values, so the same summary (and no second bootstrap)
+            summary = summaries[generator_id, groups[0]["task_id"]]
+        else:
+            pooled = _pooled(groups)
+            # a pooled group of at most max_n values is made of small groups only: their values were read
+            pooled_values = ([v for g in groups for v in values.get((generator_id, g["task_id"]), [])]
+                             if pooled["n"] <= max_n else None)
+            summary = _par_summary(**pooled, values=pooled_values, max_n=max_n)
+        overall.append({"generator": generator_of(groups[0]), "task": None, **summary})
     overall.sort(key=lambda r: (r["mean_par"], r["generator"]["name"], r["generator"]["version"]))
     for rank, row in enumerate(overall, start=1):
         row["rank"] = rank
-    return {"source": source, "task": task, "resamples": BOOTSTRAP_RESAMPLES, "confidence": 0.95,
-            "rows": rows, "generators": overall}
+    return {"source": source, "task": task, "resamples": BOOTSTRAP_RESAMPLES, "confidence": LEVEL,
+            "bootstrap_max_n": max_n, "rows": rows, "generators": overall}
 
 
 def fix_job_get(*, fix_job_id: int) -> FixJob | None:

@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ml.stats import LEVEL, chunk_sizes, percentile_interval
+
 COUNT_FIELDS = ("tp", "fp", "fn")
 BOOTSTRAP_RESAMPLES = 1000
-LEVEL = 0.95
-# Resamples drawn per numpy call: memory stays about CHUNK × images × 3 counts, whatever the resamples.
-_CHUNK = 200
 
 Items = Sequence[Mapping[str, int]] | np.ndarray
 # Summed counts (..., 3) in COUNT_FIELDS order → the statistic (...,); NaN where it is undefined.
@@ -60,21 +59,12 @@ def point_estimate(items: Items, stat: Stat) -> float | None:
     return None if np.isnan(value) else value
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float] | None:
-    values = values[~np.isnan(values)]
-    if not values.size:
-        return None
-    tail = (1.0 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def _resampled(matrices: Sequence[np.ndarray], stat: Stat, combine, *, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     size = len(matrices[0])
     out = []
-    for start in range(0, n, _CHUNK):
-        index = rng.integers(0, size, (min(_CHUNK, n - start), size))  # the same images for every matrix
+    for k in chunk_sizes(n, sum(m.size for m in matrices)):  # a resample gathers every count of every matrix
+        index = rng.integers(0, size, (k, size))  # the same images for every matrix
         out.append(combine(*(stat(m[index].sum(axis=1)) for m in matrices)))
     return np.concatenate(out)
 
@@ -85,7 +75,7 @@ def bootstrap_ci(items: Items, stat: Stat, *, n: int = BOOTSTRAP_RESAMPLES, seed
     matrix = counts_matrix(items)
     if not len(matrix):
         return None
-    return _interval(_resampled([matrix], stat, lambda v: v, n=n, seed=seed), level)
+    return percentile_interval(_resampled([matrix], stat, lambda v: v, n=n, seed=seed), level)
 
 
 def paired_bootstrap_ci(items_a: Items, items_b: Items, stat: Stat, *, n: int = BOOTSTRAP_RESAMPLES,
@@ -97,7 +87,7 @@ def paired_bootstrap_ci(items_a: Items, items_b: Items, stat: Stat, *, n: int = 
         raise ValueError(f"paired items differ in number: {len(a)} and {len(b)}")
     if not len(a):
         return None
-    return _interval(_resampled([a, b], stat, lambda x, y: x - y, n=n, seed=seed), level)
+    return percentile_interval(_resampled([a, b], stat, lambda x, y: x - y, n=n, seed=seed), level)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -7,37 +7,23 @@ from backend.annotations.masks import mask_array_to_canonical
 from backend.annotations.services import annotation_create
 from backend.images.models import GeneratedImage
 from backend.mlmodels.models import ModelVersion
-from backend.quality.leaderboard import bootstrap_mean_ci
+from ml.stats import bootstrap_ci, normal_mean_ci
 from tests.conftest import png_bytes
 from tests.factories import GeneratorFactory, make_image
 
 _seed = iter(range(100_000))
 
 
-def test_bootstrap_ci_covers_the_true_mean_about_95_percent_of_the_time():
-    # PAR-like data: many clean images (PAR 0) and a skewed tail, true mean known exactly.
-    true_mean = 0.7 * 2 / (2 + 18)
-    covered = 0
-    trials = 200
-    for seed in range(trials):
-        rng = np.random.default_rng(1000 + seed)
-        values = rng.beta(2, 18, 80) * (rng.random(80) < 0.7)
-        low, high = bootstrap_mean_ci(values, resamples=1000, seed=seed)
-        assert low <= values.mean() <= high
-        covered += low <= true_mean <= high
-    # Percentile bootstrap undercovers a little at n=80 with skewed data; it must still be close to 95 %.
-    assert 0.88 <= covered / trials <= 0.99
-
-
-def test_bootstrap_ci_is_reproducible_and_degenerates_sensibly():
-    values = np.random.default_rng(0).random(50)
-    assert bootstrap_mean_ci(values) == bootstrap_mean_ci(values)
-    assert bootstrap_mean_ci([0.3]) == (0.3, 0.3)
-    assert bootstrap_mean_ci(np.zeros(10)) == (0.0, 0.0)
-    # a large group goes through in bounded chunks and gives a tight interval around the mean
-    big = np.random.default_rng(1).random(30_000)
-    low, high = bootstrap_mean_ci(big, resamples=400)
-    assert low < big.mean() < high and high - low < 0.01
+def test_the_normal_interval_of_a_group_just_past_the_threshold_agrees_with_its_bootstrap(settings):
+    # the default threshold: where the leaderboard switches, PAR-like skewed data (many zeros, a long tail)
+    n = settings.FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N + 1
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        values = rng.beta(2, 8, n) * (rng.random(n) < 0.5)
+        boot = bootstrap_ci(values)
+        normal = normal_mean_ci(mean=values.mean(), sd=values.std(ddof=1), n=n)
+        width = normal[1] - normal[0]
+        assert abs(boot[0] - normal[0]) < 0.05 * width and abs(boot[1] - normal[1]) < 0.05 * width
 
 
 def images_with_pars(generator, pars, *, source="human", task_slug="text_to_image"):
@@ -51,8 +37,8 @@ def images_with_pars(generator, pars, *, source="human", task_slug="text_to_imag
     return ids
 
 
-@pytest.mark.django_db
-def test_leaderboard_ranks_generators_by_mean_par_with_cis_covering_the_true_means(viewer_client):
+def two_generators() -> tuple[np.ndarray, np.ndarray]:
+    """good and bad, 60 text_to_image images each; bad has 2 inpainting images more (0.9, 0.8)."""
     rng = np.random.default_rng(7)
     good, bad = GeneratorFactory(name="good", version="2"), GeneratorFactory(name="bad", version="1")
     # good: 60 % artifact-free, the rest Beta(2, 30); bad: Beta(2, 8), never clean.
@@ -64,7 +50,12 @@ def test_leaderboard_ranks_generators_by_mean_par_with_cis_covering_the_true_mea
     images_with_pars(good, [0.0], source="model")  # a model PAR: not in the human board
     fixed = images_with_pars(bad, [0.0])  # a fixed image is not the generator's output
     GeneratedImage.objects.filter(pk__in=fixed).update(fix_par_before=0.5, fix_par_after=0.0)
+    return good_pars, bad_pars
 
+
+@pytest.mark.django_db
+def test_leaderboard_ranks_generators_by_mean_par_with_cis_covering_the_true_means(viewer_client):
+    good_pars, bad_pars = two_generators()
     with CaptureQueriesContext(connection) as queries:
         response = viewer_client.get("/api/generators/leaderboard?source=human")
     assert response.status_code == 200, response.content
@@ -77,7 +68,7 @@ def test_leaderboard_ranks_generators_by_mean_par_with_cis_covering_the_true_mea
         assert row["images"] == 60
         assert row["mean_par"] == pytest.approx(pars.mean())
         low, high = row["ci95"]
-        assert low < pars.mean() < high and low <= true_mean <= high
+        assert low < pars.mean() < high and low <= true_mean <= high and row["ci_method"] == "bootstrap"
         assert row["artifact_free"] == int((pars == 0).sum())
         assert row["artifact_free_share"] == pytest.approx((pars == 0).mean())
     inpainting = [r for r in body["rows"] if r["task"] == "inpainting"]
@@ -87,6 +78,46 @@ def test_leaderboard_ranks_generators_by_mean_par_with_cis_covering_the_true_mea
     # 2 for the user's role check and session, then a bounded number for the board itself
     assert len(queries) <= 4, [q["sql"] for q in queries.captured_queries]
     assert viewer_client.get("/api/generators/leaderboard?task=inpainting").json()["rows"] == inpainting
+
+
+@pytest.mark.django_db
+def test_groups_past_the_threshold_get_the_normal_interval_and_their_values_are_not_read(viewer_client, settings):
+    good_pars, bad_pars = two_generators()
+    bad_all = np.concatenate([bad_pars, [0.9, 0.8]])
+    settings.FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N = 61  # the 60-image groups bootstrap, bad over all tasks (62) not
+    with CaptureQueriesContext(connection) as queries:
+        body = viewer_client.get("/api/generators/leaderboard?source=human").json()
+    assert body["bootstrap_max_n"] == 61 and len(queries) <= 4
+    assert {(r["generator"]["name"], r["task"], r["ci_method"]) for r in body["rows"]} == {
+        ("good", "text_to_image", "bootstrap"), ("bad", "text_to_image", "bootstrap"),
+        ("bad", "inpainting", "bootstrap")}
+    overall = {r["generator"]["name"]: r for r in body["generators"]}
+    assert overall["good"]["ci_method"] == "bootstrap" and overall["good"]["ci95"] == list(bootstrap_ci(good_pars))
+    # bad's pooled row: n, mean and sd combined from its two tasks' aggregates, as numpy finds them on all values
+    assert overall["bad"]["ci_method"] == "normal" and overall["bad"]["images"] == 62
+    assert overall["bad"]["mean_par"] == pytest.approx(bad_all.mean())
+    assert overall["bad"]["ci95"] == pytest.approx(normal_mean_ci(mean=bad_all.mean(), sd=bad_all.std(ddof=1), n=62))
+
+    settings.FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N = 59  # now only the inpainting group bootstraps
+    with CaptureQueriesContext(connection) as queries:
+        body = viewer_client.get("/api/generators/leaderboard?source=human").json()
+    assert {(r["generator"]["name"], r["task"], r["ci_method"]) for r in body["rows"]} == {
+        ("good", "text_to_image", "normal"), ("bad", "text_to_image", "normal"), ("bad", "inpainting", "bootstrap")}
+    [values_query] = [q["sql"] for q in queries.captured_queries if "STDDEV" not in q["sql"].upper()
+                      and "generatedimage" in q["sql"].lower()]
+    bad_id = next(r["generator"]["id"] for r in body["generators"] if r["generator"]["name"] == "bad")
+    # the values read are the small group's only (bad × inpainting), not every scored image's
+    assert f'"generator_id" = {bad_id} AND' in values_query and " OR " not in values_query.upper()
+    good_row = next(r for r in body["rows"] if r["generator"]["name"] == "good")
+    assert good_row["ci95"] == pytest.approx(normal_mean_ci(mean=good_pars.mean(), sd=good_pars.std(ddof=1), n=60))
+    low, high = good_row["ci95"]
+    assert low < good_pars.mean() < high and low <= 0.4 * 2 / 32 <= high
+
+    settings.FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N = 1  # every group is large: no value is read at all
+    with CaptureQueriesContext(connection) as queries:
+        body = viewer_client.get("/api/generators/leaderboard?source=human").json()
+    assert {r["ci_method"] for r in body["rows"] + body["generators"]} == {"normal"}
+    assert len([q for q in queries.captured_queries if "generatedimage" in q["sql"].lower()]) == 1
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Quality tools (backend/quality): how the fix job inpaints, and the optional diffusers model it may use."""
+"""Quality tools (backend/quality): how the fix job inpaints, the optional diffusers model it may use, and
+when the generator leaderboard stops bootstrapping."""
 
 from backend.config.settings.env import env
 
@@ -11,3 +12,8 @@ FLAWMAP_FIX_WORKING_SIZE = env.int("FLAWMAP_FIX_WORKING_SIZE", default=512)
 # Local folder of a diffusers Stable Diffusion inpainting model; empty = the diffusers-sd backend is off.
 # Nothing is ever downloaded, and the diffusers package is not in requirements.txt: install it yourself.
 FLAWMAP_DIFFUSERS_INPAINT_MODEL = env.str("FLAWMAP_DIFFUSERS_INPAINT_MODEL", default="")
+# Generator leaderboard: a group (generator × task, or a generator over all tasks) of more PAR values than this
+# gets the normal-approximation 95 % interval from SQL aggregates instead of a bootstrap (2000 resamples × n
+# values), and its values are not read. Above a few thousand values the two agree (tests/backend/
+# test_quality_leaderboard.py); below, the bootstrap copes better with PAR's skew (many zeros, a long tail).
+FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N = env.int("FLAWMAP_LEADERBOARD_BOOTSTRAP_MAX_N", default=5000)
