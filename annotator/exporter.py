@@ -30,11 +30,11 @@ def _with_annotations(items: Iterator[ExportItem]) -> Iterator[tuple[ExportItem,
         chunk = deque(islice(items, CHUNK))
         if not chunk:
             return
-        ids = [item.row.annotation_id for item in chunk if item.row.annotation_id is not None]
+        ids = [item.annotation_id for item in chunk if item.annotation_id is not None]
         annotations = Annotation.objects.select_related("model_version").in_bulk(ids)
         while chunk:  # popleft: a finished item (and the mask it loaded) is released at once
             item = chunk.popleft()
-            yield item, annotations.get(item.row.annotation_id)
+            yield item, annotations.get(item.annotation_id)
 
 
 def task_results(item: ExportItem, annotation: Annotation, names: dict[str, str]) -> list[dict]:
@@ -63,11 +63,11 @@ class LabelStudioExporter(Exporter):
             for item, annotation in _with_annotations(items()):
                 context.copy_image(item, context.out / "images" / item.split)
                 task = {"data": {"image": f"images/{item.split}/{item.image_filename}",
-                                 "flawmap_image_id": item.row.image_id, "sha256": item.sha256, "split": item.split},
+                                 "flawmap_image_id": item.image_id, "sha256": item.sha256, "split": item.split},
                         "annotations": []}
                 if annotation is not None:
                     results = task_results(item, annotation, names)
-                    if item.row.label_source == "model":
+                    if item.label_source == "model":
                         task["predictions"] = [{"result": results, "model_version": str(annotation.model_version or ""),
                                                 "score": annotation.score}]
                     else:

@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from backend.annotations.models import MaskLabel
 from backend.core.blobs import StagedBlob, atomic_with_blobs, blob_discard_staged, blob_stage_file, blob_store_staged
 from backend.core.cli import ProgressCallback
 from backend.core.exceptions import ApplicationError
@@ -48,36 +48,35 @@ META_FILES = ("manifest.json", "DATASHEET.md", "SHA256SUMS")
 CHUNK = 500
 
 
+# What an ExportItem holds, in its field order, as one row per item: the image's blob key by a join, the mask's
+# (no foreign key leads to it) by a subquery; generators and tasks are few, named once each.
+ITEM_COLUMNS = ("image_sha256", "split", "image__width", "image__height", "image__format", "regions", "annotation_id",
+                "label_source", "mask_sha256", "image_id", "image__blob__key", "mask_key", "image__task_id",
+                "image__generator_id")
+
+
 def export_items(version: DatasetVersion, *, only: Collection[str] | None = None) -> Iterator[ExportItem]:
-    """Items in a stable order (by image content hash), fetched a chunk at a time; `only` keeps those images."""
+    """Items in a stable order (by image content hash), fetched a chunk at a time; `only` keeps those images.
+    Plain values, no model instances: per item they cost more than writing its files into a tar."""
     last = ""
-    # Generators and tasks are few: fetched once each, not joined into every row; the images' free-text and
-    # metadata columns are left unread (no exporter writes them).
-    # Blob keys come from a query of their own: a joined one-to-one Blob would point back at its image, and a
-    # reference cycle per row waits for the cyclic garbage collector (memory grows with N until it runs).
-    base = (DatasetItem.objects.filter(version=version).select_related("image")
-            .defer("image__metadata", "image__prompt", "image__source_uri", "image__original_name")
-            .order_by("image_sha256"))
-    generators: dict[int, Generator] = {}
-    tasks: dict[int, SynthesisTask] = {}
+    base = (DatasetItem.objects.filter(version=version).order_by("image_sha256")
+            .annotate(mask_key=Subquery(Blob.objects.filter(sha256=OuterRef("mask_sha256")).values("key")))
+            .values_list(*ITEM_COLUMNS))
     if only is not None:
         base = base.filter(image_sha256__in=only)
+    tasks: dict[int, str] = {}
+    generators: dict[int, str] = {}
     while True:
         rows = list(base.filter(image_sha256__gt=last)[:CHUNK])
         if not rows:
             return
-        last = rows[-1].image_sha256
-        keys = dict(Blob.objects.filter(sha256__in=[r.image_sha256 for r in rows]).values_list("sha256", "key"))
-        masks = dict(MaskLabel.objects.filter(blob_id__in=[r.mask_sha256 for r in rows if r.mask_sha256])
-                     .values_list("blob_id", "blob__key"))
-        for row in rows:
-            image = row.image
-            if image.generator_id not in generators:
-                generators[image.generator_id] = Generator.objects.get(pk=image.generator_id)
-            if image.task_id not in tasks:
-                tasks[image.task_id] = SynthesisTask.objects.get(pk=image.task_id)
-            image.generator, image.task = generators[image.generator_id], tasks[image.task_id]
-            yield ExportItem(row=row, image_key=keys[image.blob_id], mask_key=masks.get(row.mask_sha256))
+        last = rows[-1][0]
+        for *values, task_id, generator_id in rows:
+            if task_id not in tasks:
+                tasks[task_id] = SynthesisTask.objects.get(pk=task_id).slug
+            if generator_id not in generators:
+                generators[generator_id] = str(Generator.objects.get(pk=generator_id))
+            yield ExportItem(*values, tasks[task_id], generators[generator_id])
 
 
 def train_sample_export(

@@ -40,9 +40,11 @@ def task_of(relative_image: Path) -> str:
     return relative_image.parent.as_posix() if relative_image.parent != Path(".") else ""
 
 
-def item_line(*, image: Path, split: str, sha256: str, task: str, generator: str) -> str:
-    """One items.jsonl line; `image` is relative to ROOT/images/."""
-    return json.dumps({"image": Path(image).as_posix(), "split": split, "sha256": sha256, "task": task,
+def item_line(*, image: str | Path, split: str, sha256: str, task: str, generator: str) -> str:
+    """One items.jsonl line; `image` is relative to ROOT/images/ (a string is taken as written, "/"-separated:
+    an exporter writing one line per image skips a Path per line)."""
+    image = image if isinstance(image, str) else Path(image).as_posix()
+    return json.dumps({"image": image, "split": split, "sha256": sha256, "task": task,
                        "generator": generator}, sort_keys=True) + "\n"
 
 

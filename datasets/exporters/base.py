@@ -13,7 +13,7 @@ from PIL import Image
 from backend.core.blobs import blob_storage
 from backend.images.validation import CONTENT_TYPES
 from datasets.exporters.files import ChecksumLog, FolderSink, TarSink
-from datasets.models import DatasetItem, DatasetVersion
+from datasets.models import DatasetVersion
 
 EXTENSION = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 assert set(EXTENSION) == set(CONTENT_TYPES)
@@ -21,36 +21,28 @@ assert set(EXTENSION) == set(CONTENT_TYPES)
 
 @dataclass
 class ExportItem:
-    """One dataset item as exporters see it. Files are read only when asked for."""
+    """One dataset item as exporters see it: plain values, read with one query per chunk of items (model
+    instances for each item cost more than putting its files into a tar). Files are read only when asked for."""
 
-    row: DatasetItem
+    sha256: str  # the image's
+    split: str
+    width: int
+    height: int
+    format: str  # the image's, a key of EXTENSION
+    regions: list[dict]
+    annotation_id: int | None  # None: unlabelled
+    label_source: str
+    mask_sha256: str
+    image_id: int
     image_key: str
     mask_key: str | None
-
-    @property
-    def sha256(self) -> str:
-        return self.row.image_sha256
-
-    @property
-    def split(self) -> str:
-        return self.row.split
-
-    @property
-    def width(self) -> int:
-        return self.row.image.width
-
-    @property
-    def height(self) -> int:
-        return self.row.image.height
+    task: str  # the synthesis task's slug
+    generator: str  # the generator as it prints ("name version")
 
     @property
     def image_filename(self) -> str:
         # Named by content, so the same image has the same name in every export of every instance.
-        return self.sha256 + EXTENSION[self.row.image.format]
-
-    @property
-    def regions(self) -> list[dict]:
-        return self.row.regions
+        return self.sha256 + EXTENSION[self.format]
 
     @cached_property
     def mask(self) -> np.ndarray | None:
@@ -74,9 +66,11 @@ class ExportContext:
     checksums: ChecksumLog = field(default_factory=ChecksumLog)
     _folders: set = field(default_factory=set, repr=False)
 
-    def copy_blob(self, *, key: str, sha256: str, dest: Path) -> None:
+    def copy_blob(self, *, key: str, sha256: str, dest: str | os.PathLike) -> None:
         """Put a content-addressed blob at `dest` (linked, copied or streamed: see `sink`); its sha256 is its
-        name, so it is recorded, not recomputed. A copy may finish later; `finish()` waits for all of them."""
+        name, so it is recorded, not recomputed. A copy may finish later; `finish()` waits for all of them.
+        Per-file paths are best strings: pathlib interns every name it parses, and a new name per file fills the
+        interpreter's table of interned strings, reallocated whole (7 MiB in a worker) every few 10 000 files."""
         root, path = os.fspath(self.out) + os.sep, os.fspath(dest)
         if not path.startswith(root):
             raise ValueError(f"{dest} is not inside the export folder {self.out}")
@@ -85,17 +79,18 @@ class ExportContext:
         if isinstance(self.sink, TarSink):
             self.sink.place(key=key, rel=rel)
             return
-        if dest.parent not in self._folders:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(dest.parent)
-        self.sink.place(key=key, dest=dest)
+        folder = os.path.dirname(path)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        self.sink.place(key=key, dest=path)
 
     def finish(self) -> None:
         if isinstance(self.sink, FolderSink):
             self.sink.finish()
 
-    def copy_image(self, item: "ExportItem", folder: Path) -> Path:
-        dest = folder / item.image_filename
+    def copy_image(self, item: ExportItem, folder: str | os.PathLike) -> str:
+        dest = os.path.join(folder, item.image_filename)
         self.copy_blob(key=item.image_key, sha256=item.sha256, dest=dest)
         return dest
 

@@ -151,12 +151,12 @@ class CocoExporter(Exporter):
             for split in version.dataset.splits:  # every configured split gets a file, even an empty one
                 split_file(split)
             for item in items():
-                if item.row.annotation_id is None:
+                if item.annotation_id is None:
                     continue
                 context.copy_image(item, context.out / "images" / item.split)
                 split_file(item.split).add(
                     {"file_name": item.image_filename, "width": item.width, "height": item.height,
-                     "sha256": item.sha256, "label_source": item.row.label_source},
+                     "sha256": item.sha256, "label_source": item.label_source},
                     item_annotations(item),
                 )
             for f in files.values():

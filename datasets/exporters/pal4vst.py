@@ -1,5 +1,6 @@
 """The PAL4VST / mmsegmentation layout (ml/pal4vst_layout.py): images by split, 0/1 PNG labels beside them."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,26 +18,27 @@ class Pal4vstExporter(Exporter):
                    "trainer; items.jsonl gives each image's task and generator")
 
     def write(self, *, items, context):
-        folders: dict[str, tuple[Path, Path]] = {}  # per split: built once, not twice per item
+        # Per split, built once; per-file paths are strings (see ExportContext.copy_blob).
+        folders: dict[str, tuple[str, str]] = {}
         # Appended to: a rehearsal sample (train_sample_export) adds images to a folder already exported.
         with open(context.out / ITEMS, "a") as manifest:
             for item in items():
-                if item.row.annotation_id is None:
+                if item.annotation_id is None:
                     continue  # unlabelled: no segmentation to train on (an all-zero label would claim "clean")
                 if item.split not in folders:
-                    folders[item.split] = images_dir(context.out, item.split), labels_dir(context.out, item.split)
+                    folders[item.split] = (os.fspath(images_dir(context.out, item.split)),
+                                           os.fspath(labels_dir(context.out, item.split)))
                 self._write_item(item, context, *folders[item.split])
-                image = item.row.image
-                manifest.write(item_line(image=Path(item.split) / item.image_filename, split=item.split,
-                                         sha256=item.sha256, task=image.task.slug, generator=str(image.generator)))
+                manifest.write(item_line(image=f"{item.split}/{item.image_filename}", split=item.split,
+                                         sha256=item.sha256, task=item.task, generator=item.generator))
 
-    def _write_item(self, item, context, images: Path, labels: Path):
+    def _write_item(self, item, context, images: str, labels: str):
         context.copy_image(item, images)
-        label = labels / f"{item.sha256}.png"  # label_of(labels, sha256), without three more Path objects
+        label = f"{labels}/{item.sha256}.png"  # label_of(labels, sha256), without three more Path objects
         if item.mask_key:
             # Stored masks already are 0/1 PNGs: copy the bytes, no decode/encode.
-            context.copy_blob(key=item.mask_key, sha256=item.row.mask_sha256, dest=label)
+            context.copy_blob(key=item.mask_key, sha256=item.mask_sha256, dest=label)
         else:
             # Labelled without a mask (e.g. "no artifacts"): an all-clean label, in the stored masks' encoding.
-            label.parent.mkdir(parents=True, exist_ok=True)  # may be this split's first label
-            label.write_bytes(mask_array_to_canonical(np.zeros((item.height, item.width), bool)).png)
+            os.makedirs(labels, exist_ok=True)  # may be this split's first label
+            Path(label).write_bytes(mask_array_to_canonical(np.zeros((item.height, item.width), bool)).png)

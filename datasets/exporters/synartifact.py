@@ -33,10 +33,12 @@ class SynArtifactExporter(Exporter):
 
     def write(self, *, items, context):
         for item in items():
-            if item.row.annotation_id is None:
+            if item.annotation_id is None:
                 continue
             labels = context.out / "annotations" / item.split
             labels.mkdir(parents=True, exist_ok=True)
             context.copy_image(item, context.out / "images" / item.split)
             text = json.dumps(synartifact_json(item.regions), ensure_ascii=False, indent=2)
-            (labels / f"{item.sha256}.json").write_text(text + "\n", encoding="utf-8")
+            # A string path: pathlib would intern each file's name (see ExportContext.copy_blob).
+            with open(f"{labels}/{item.sha256}.json", "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")

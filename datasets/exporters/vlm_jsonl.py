@@ -37,12 +37,12 @@ class VlmJsonlExporter(Exporter):
             for split in context.version.dataset.splits:  # every configured split gets a file, even an empty one
                 split_file(split)
             for item in items():
-                if item.row.annotation_id is None:
+                if item.annotation_id is None:
                     continue
                 if not item.regions and item.mask is not None and item.mask.any():
                     continue  # artifacts without a class: no truthful answer in this template
                 context.copy_image(item, context.out / "images" / item.split)
                 line = {"image": f"images/{item.split}/{item.image_filename}", "question": prompt,
                         "answer": answer(item.regions, context.classes), "sha256": item.sha256,
-                        "label_source": item.row.label_source, "width": item.width, "height": item.height}
+                        "label_source": item.label_source, "width": item.width, "height": item.height}
                 split_file(item.split).write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -148,3 +148,11 @@ def test_checksums_and_walks_sort_in_path_order_in_bounded_runs(monkeypatch, tmp
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(rel)
     assert list(files.walk_sorted(tmp_path)) == in_path_order
+
+
+@pytest.mark.parametrize("rel", ["images/train/a.png", "x" * (100 - len("root/")), "x" * 96, "splït/é.png"])
+@pytest.mark.parametrize("size", [0, 1, 511, 47_000, 8**11 - 1, 8**11])
+def test_tar_headers_built_from_a_blank_are_the_ones_tarfile_writes(tmp_path, rel, size):
+    with tarfile.open(tmp_path / "a.tar", "w", format=files.TAR_FORMAT) as tar:
+        sink = files.TarSink(tar=tar, root="root", mtime=1_700_000_000, plain=True)
+        assert sink._header(rel, size) == sink._member(rel, size=size).tobuf(tar.format, tar.encoding, tar.errors)
