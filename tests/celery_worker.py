@@ -2,9 +2,12 @@
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +17,7 @@ from tests.labelstudio_server import labelstudio_env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_VAR = ROOT / "var" / "test-worker"
+ALL_QUEUES = "default,io,gpu"
 
 
 def _test_database_url(test_db_name: str) -> str:
@@ -41,13 +45,71 @@ def worker_env(test_db_name: str) -> dict:
     }
 
 
-def start_worker(env: dict, *, queues: str, name: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo",
-         "--queues", queues, "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
-         "--hostname", f"{name}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+def worker_nodename(name: str) -> str:
+    """The worker's Celery node name: this test process's pid in it, so two test runs on one broker never share
+    one; `wait_until_ready` pings it by this name."""
+    return f"{name}-{os.getpid()}@{socket.gethostname()}"
+
+
+def worker_command(*, queues: str, name: str, pool: str = "solo", concurrency: int | None = None,
+                   beat_schedule: Path | None = None, loglevel: str = "WARNING") -> list[str]:
+    """`celery worker` on `queues`; with `beat_schedule`, it also runs the embedded beat (the job reaper)."""
+    cmd = [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", pool, "--queues", queues,
+           "--without-mingle", "--without-gossip", "--loglevel", loglevel, "--hostname", worker_nodename(name)]
+    if concurrency is not None:
+        cmd += ["--concurrency", str(concurrency)]
+    if beat_schedule is not None:
+        cmd += ["--beat", "--schedule", str(beat_schedule)]
+    return cmd
+
+
+def start_worker(env: dict, *, queues: str, name: str, pool: str = "solo", concurrency: int | None = None,
+                 beat_schedule: Path | None = None, prefix: Sequence[str] = ()) -> subprocess.Popen:
+    """Start a worker (not yet ready: see `wait_until_ready`); `prefix` runs it under a wrapper such as prlimit.
+
+    Its own session, so `kill_hard` reaches what it started (the embedded beat) too."""
+    cmd = [*prefix, *worker_command(queues=queues, name=name, pool=pool, concurrency=concurrency,
+                                    beat_schedule=beat_schedule)]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def wait_until_ready(proc: subprocess.Popen, *, name: str | None = None, timeout: float = 90) -> None:
+    """Ping until the worker answers; fails the test, with its output, if it exits or stays silent.
+
+    With `name` (as given to `start_worker`) only that worker may answer: another one on the same broker (a
+    session-wide worker, a test's other worker) would otherwise pass for it."""
+    from backend.config.celery import app
+
+    destination = [worker_nodename(name)] if name is not None else None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited with {proc.returncode}:\n{kill_hard(proc)[-3000:]}")
+        if app.control.ping(destination=destination, timeout=1.0):
+            return
+    pytest.fail(f"celery worker did not answer a ping within {timeout} s:\n{kill_hard(proc)[-3000:]}")
+
+
+def stop_worker(proc: subprocess.Popen, timeout: float = 20) -> str:
+    """Warm shutdown (the current task runs to its end), SIGKILL after `timeout`; returns what it wrote."""
+    proc.terminate()
+    try:
+        # communicate, not wait: a worker blocked on a full output pipe would never exit
+        return proc.communicate(timeout=timeout)[0] or ""
+    except subprocess.TimeoutExpired:
+        return kill_hard(proc)
+
+
+def kill_hard(proc: subprocess.Popen) -> str:
+    """SIGKILL the process and everything it started (needs its own session): no cleanup, no acknowledgement.
+
+    Returns what it wrote to its pipe ("" when its output went elsewhere)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return proc.communicate(timeout=30)[0] or ""
 
 
 @pytest.fixture(scope="session")
@@ -61,24 +123,10 @@ def celery_worker(django_db_setup, django_db_blocker):
     if connection.vendor != "postgresql":
         pytest.skip("the worker test needs the PostgreSQL test database")
     env = worker_env(connection.settings_dict["NAME"])
-    proc = start_worker(env, queues="default,io,gpu", name=f"flawmap-test-{os.getpid()}")
-    from backend.config.celery import app
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"celery worker exited with {proc.returncode}:\n{proc.stdout.read()}")
-        if app.control.ping(timeout=1.0):
-            break
-    else:
-        proc.kill()
-        pytest.fail("celery worker did not answer a ping within 60 s")
+    proc = start_worker(env, queues=ALL_QUEUES, name="flawmap-test")
+    wait_until_ready(proc, name="flawmap-test", timeout=60)
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_worker(proc)
 
 
 @pytest.fixture

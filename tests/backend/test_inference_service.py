@@ -4,10 +4,7 @@ pool, as `make inference-worker` runs it) and waits; no worker answering in time
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
-import time
 
 import pytest
 from django.conf import settings as django_settings
@@ -15,7 +12,7 @@ from django.db import connection, connections
 
 from backend.mlmodels.models import ModelVersion
 from backend.mlmodels.services import model_promote, model_register
-from tests.celery_worker import ROOT, worker_env
+from tests.celery_worker import start_worker, stop_worker, wait_until_ready, worker_env
 from tests.conftest import _client, _user, png_bytes, upload
 from tests.vlm_support import constant_export, tiny_vlm_base, tiny_vlm_tuned, vlm_demo_export  # noqa: F401
 
@@ -42,26 +39,10 @@ def inference_worker(django_db_setup, django_db_blocker, inference_folders):
     media, cache = inference_folders
     env = {**worker_env(connection.settings_dict["NAME"]), "FLAWMAP_MEDIA_ROOT": str(media),
            "FLAWMAP_MODEL_CACHE_DIR": str(cache), "VLM_MAX_NEW_TOKENS": "48"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "threads", "--concurrency", "8",
-         "--queues", QUEUE, "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
-         "--hostname", f"inference-test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    from backend.config.celery import app
-
-    deadline = time.monotonic() + 90
-    while not app.control.ping(destination=[f"inference-test-{os.getpid()}@{os.uname().nodename}"], timeout=1.0):
-        if proc.poll() is not None:
-            pytest.fail(f"inference worker exited with {proc.returncode}:\n{proc.stdout.read()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the inference worker did not answer a ping within 90 s")
+    proc = start_worker(env, queues=QUEUE, name="inference-test", pool="threads", concurrency=8)
+    wait_until_ready(proc, name="inference-test")
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_worker(proc)
 
 
 @pytest.fixture

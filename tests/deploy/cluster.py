@@ -14,7 +14,6 @@ image links) and to the webhook ingress host.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from tests.celery_worker import kill_hard, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "flawmap-cluster"
@@ -70,11 +71,7 @@ class Host:
     def kill(self) -> None:
         """SIGKILL every process of the host and what they started: no cleanup, no goodbye."""
         for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(30)
+            kill_hard(proc)
 
     def logs(self, tail: int = 4000) -> str:
         """The end of each process's output, without the beat's every-few-seconds housekeeping lines."""
@@ -140,12 +137,9 @@ class Cluster:
 
     def start_worker(self, name: str, *, queues: str, beat: bool = False) -> Host:
         worker = self.host(name)
-        cmd = [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo", "--queues",
-               queues, "--without-mingle", "--without-gossip", "--loglevel", "INFO", "--hostname",
-               f"{name}-{os.getpid()}@%h"]
-        if beat:
-            cmd += ["--beat", "--schedule", str(worker.scratch / "beat-schedule")]
-        worker.start(cmd, self.env)
+        # INFO: a failed smoke run prints these logs (Host.logs), and they are the only trace of what a host did
+        worker.start(worker_command(queues=queues, name=name, loglevel="INFO",
+                                    beat_schedule=worker.scratch / "beat-schedule" if beat else None), self.env)
         return worker
 
     def stop(self) -> None:

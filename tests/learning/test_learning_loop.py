@@ -24,7 +24,7 @@ from backend.mlmodels.services import model_promote, model_register
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
 from learning.services.retrain import retrain_policy_set
 from tests.annotator.test_loop import loop, wait_for  # noqa: F401  (fixture)
-from tests.celery_worker import start_worker, worker_env
+from tests.celery_worker import kill_hard, start_worker, worker_env
 from tests.conftest import png_bytes
 from tests.factories import left_half_torchscript, make_image
 
@@ -80,8 +80,7 @@ def test_a_killed_workers_job_ends_failed_and_its_retry_succeeds(use_celery_work
         wait_for(lambda: Job.objects.get(pk=job.pk).status == "running", timeout=120, what="the job to start")
         time.sleep(3.0)  # in the middle of exporting / training
     finally:
-        first.kill()  # SIGKILL: no cleanup, no acknowledgement, the job row says "running"
-        first.communicate(timeout=30)
+        kill_hard(first)  # no cleanup, no acknowledgement: the job row says "running"
     assert Job.objects.get(pk=job.pk).status == "running"
     time.sleep(3.0)
     assert jobs_reap_stale(timeout_seconds=2) == [job.pk]
@@ -95,8 +94,7 @@ def test_a_killed_workers_job_ends_failed_and_its_retry_succeeds(use_celery_work
         while Job.objects.get(pk=retry.pk).status not in ("succeeded", "failed") and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
-        second.kill()
-        output = second.communicate(timeout=30)[0]
+        output = kill_hard(second)
     assert "Traceback" not in output, output[-3000:]
     retry.refresh_from_db()
     assert retry.status == "succeeded", (retry.status, retry.message, retry.traceback, output[-2000:])

@@ -1,20 +1,17 @@
 """Fault-injection fixtures: a private Redis the test may stop and start, the in-process Celery app pointed at
-it, and real workers (optionally with the embedded beat, which runs the reaper) on the test database.
+it, and the environment of real workers (started by tests/celery_worker.py) on the test database.
 
 The machine's Redis and the session's test Redis are never touched: each test gets its own redis-server."""
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.celery_worker import ROOT, worker_env
+from tests.celery_worker import worker_env
 
 
 def _free_port() -> int:
@@ -106,38 +103,6 @@ def fault_worker_env(redis: PrivateRedis, dirs: dict, **extra: str) -> dict:
     })
     env.update(extra)
     return env
-
-
-def start_fault_worker(env: dict, *, name: str, beat_schedule: Path | None = None) -> subprocess.Popen:
-    """A worker on every queue; with `beat_schedule`, it also runs celery beat (the reaper's schedule)."""
-    cmd = [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo",
-           "--queues", "default,io,gpu", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
-           "--hostname", f"{name}-{os.getpid()}@%h"]
-    if beat_schedule is not None:
-        cmd += ["--beat", "--schedule", str(beat_schedule)]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-
-
-def wait_until_ready(proc: subprocess.Popen, timeout: float = 90) -> None:
-    from backend.config.celery import app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"celery worker exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
-        if app.control.ping(timeout=0.5):
-            return
-    pytest.fail(f"celery worker did not answer a ping within {timeout} s")
-
-
-def kill_hard(proc: subprocess.Popen) -> str:
-    """SIGKILL the worker and everything it started (the embedded beat): no cleanup, no acknowledgement."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return proc.communicate(timeout=30)[0]
 
 
 def wait_for(predicate, *, timeout: float, what: str, every: float = 0.1) -> None:

@@ -9,8 +9,9 @@ from backend.jobs.models import Job
 from backend.jobs.services import job_cancel
 from datasets.models import Export
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from tests.celery_worker import ALL_QUEUES, kill_hard, start_worker, wait_until_ready
 from tests.datasets.helpers import labelled_image
-from tests.reliability.conftest import fault_worker_env, kill_hard, start_fault_worker, wait_for, wait_until_ready
+from tests.reliability.conftest import fault_worker_env, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 REAP_EVERY = 2
@@ -46,9 +47,9 @@ def test_queueing_while_redis_is_down_is_a_503_and_the_reaper_runs_the_job_once_
     redis.start()  # an empty Redis on the same port: the messages that were never sent are not there either
     env = fault_worker_env(redis, fault_dirs, FLAWMAP_JOB_REAP_EVERY_SECONDS=str(REAP_EVERY),
                            FLAWMAP_JOB_REQUEUE_SECONDS="1")
-    worker = start_fault_worker(env, name="requeue", beat_schedule=tmp_path / "beat-schedule")
+    worker = start_worker(env, queues=ALL_QUEUES, name="requeue", beat_schedule=tmp_path / "beat-schedule")
     try:
-        wait_until_ready(worker)
+        wait_until_ready(worker, name="requeue")
         ready = time.monotonic()
         wait_for(lambda: Job.objects.get(pk=export_job.pk).status != "queued", timeout=2 * REAP_EVERY + 5,
                  what="the reaper to send the queued export job again")

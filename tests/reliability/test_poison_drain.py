@@ -7,11 +7,9 @@ Road 2: the Django receiver records them and a real Celery worker under the limi
 """
 
 import json
-import os
 import subprocess
 import sys
 import time
-import uuid
 
 import numpy as np
 import pytest
@@ -29,16 +27,13 @@ from tests.annotator.test_webhook_ingress import (  # noqa: F401  (fixtures)
     ingress,
     stream_name,
 )
-from tests.celery_worker import ROOT, worker_env
-from tests.reliability.conftest import fault_worker_env, wait_for, wait_until_ready
+from tests.celery_worker import ROOT, start_worker, stop_worker, wait_until_ready, worker_env
+from tests.reliability.conftest import fault_worker_env, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ADDRESS_SPACE = 2 * 1024**3  # prlimit --as: virtual memory, so a 4 GiB allocation fails instead of swapping
-
-
-def _limited(cmd: list[str]) -> list[str]:
-    return ["prlimit", f"--as={ADDRESS_SPACE}", *cmd]
+LIMITED = ("prlimit", f"--as={ADDRESS_SPACE}")  # runs the command after it under the limit
 
 
 def _peak_virtual_kib(proc: subprocess.Popen) -> int:
@@ -121,7 +116,7 @@ def test_poison_through_the_ingress_then_the_drain_under_2_gib(ingress, stream_n
         b"\xff not json", b'{"action": "ANNOTATION_CREATED", "lead_time": NaN}', b"[1, 2]")]
     assert _post(ingress, payload(task, ann_id=99)).status_code == 200  # the good one, last
 
-    proc = subprocess.Popen(_limited([sys.executable, "manage.py", "webhook_drain", "--once"]), cwd=ROOT,
+    proc = subprocess.Popen([*LIMITED, sys.executable, "manage.py", "webhook_drain", "--once"], cwd=ROOT,
                             env=_drain_env(tmp_path, stream_name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     peak_kib = _peak_virtual_kib(proc)
@@ -167,13 +162,9 @@ def test_poison_through_the_django_receiver_then_a_worker_under_2_gib(task, on_p
     from backend.config.celery import app
 
     env = fault_worker_env(on_private_broker, fault_dirs)
-    worker = subprocess.Popen(
-        _limited([sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo",
-                  "--queues", "io", "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
-                  "--hostname", f"poison-{uuid.uuid4().hex[:6]}@%h"]),
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    worker = start_worker(env, queues="io", name="poison", prefix=LIMITED)
     try:
-        wait_until_ready(worker)
+        wait_until_ready(worker, name="poison")
         bomb = post(payload(task, ann_id=10, result=_bomb_result()))
         good = post(payload(task, ann_id=11))
         assert bomb.status_code == good.status_code == 200
@@ -185,8 +176,7 @@ def test_poison_through_the_django_receiver_then_a_worker_under_2_gib(task, on_p
         assert WebhookEvent.objects.get(pk=good.json()["event"]).status == "processed"
         assert Annotation.objects.count() == 1
     finally:
-        os.killpg(worker.pid, 15)
-        worker.communicate(timeout=30)
+        stop_worker(worker)
 
 
 def test_an_entry_every_drainer_died_on_is_failed_not_handed_out_forever(stream_name, task):

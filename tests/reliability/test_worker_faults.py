@@ -19,10 +19,11 @@ from backend.jobs.services import job_create, jobs_reap_stale
 from backend.mlmodels.models import ModelVersion
 from datasets.models import Export
 from datasets.services import dataset_create, dataset_version_build, dataset_version_start, export_request
+from tests.celery_worker import ALL_QUEUES, kill_hard, start_worker, stop_worker, wait_until_ready
 from tests.conftest import png_bytes
 from tests.datasets.helpers import labelled_image
 from tests.factories import make_image
-from tests.reliability.conftest import fault_worker_env, kill_hard, start_fault_worker, wait_for, wait_until_ready
+from tests.reliability.conftest import fault_worker_env, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -43,7 +44,8 @@ def _finished(job_id: int) -> bool:
 
 
 def _run_retry(env, retry_id: int, *, timeout: float) -> str:
-    rescuer = start_fault_worker(env, name="rescuer")  # not pinged: a solo worker busy with the retry can't answer
+    # not pinged: a solo worker busy with the retry can't answer
+    rescuer = start_worker(env, queues=ALL_QUEUES, name="rescuer")
     deadline = time.monotonic() + timeout
     while not _finished(retry_id) and rescuer.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -65,8 +67,8 @@ def test_kill_9_during_an_export_leaves_one_export_and_no_partial_folder(on_priv
                                                                          annotator_user):
     version = _export_version(annotator_user)
     env = fault_worker_env(on_private_broker, fault_dirs)
-    doomed = start_fault_worker(env, name="doomed")
-    wait_until_ready(doomed)
+    doomed = start_worker(env, queues=ALL_QUEUES, name="doomed")
+    wait_until_ready(doomed, name="doomed")
     export = export_request(version=version, fmt="coco")
     try:
         wait_for(lambda: _mid_export(fault_dirs["exports"]), timeout=60, every=0.02, what="the export to start")
@@ -91,8 +93,8 @@ def test_kill_9_during_a_training_leaves_one_model_version_and_no_work_folder(on
                           mask=mask_array_to_canonical(left_half))
     version = dataset_version_build(version=dataset_version_start(dataset=dataset_create(name="train")))
     env = fault_worker_env(on_private_broker, fault_dirs)
-    doomed = start_fault_worker(env, name="doomed")
-    wait_until_ready(doomed)
+    doomed = start_worker(env, queues=ALL_QUEUES, name="doomed")
+    wait_until_ready(doomed, name="doomed")
     job, _ = job_create(kind="train_segmenter", params={"dataset_version_id": version.pk, "max_iters": 2})
     try:
         wait_for(lambda: any(fault_dirs["work"].glob(f"flawmap-segmenter-job{job.pk}-*")), timeout=120,
@@ -115,8 +117,8 @@ def test_a_worker_reaped_while_frozen_publishes_nothing_when_it_wakes_up(on_priv
                                                                          annotator_user):
     version = _export_version(annotator_user)
     env = fault_worker_env(on_private_broker, fault_dirs)
-    frozen = start_fault_worker(env, name="frozen")
-    wait_until_ready(frozen)
+    frozen = start_worker(env, queues=ALL_QUEUES, name="frozen")
+    wait_until_ready(frozen, name="frozen")
     export = export_request(version=version, fmt="coco")
     try:
         wait_for(lambda: _mid_export(fault_dirs["exports"]), timeout=60, every=0.02, what="the export to start")
@@ -128,8 +130,7 @@ def test_a_worker_reaped_while_frozen_publishes_nothing_when_it_wakes_up(on_priv
         retry.refresh_from_db()
         assert retry.status == "succeeded", (retry.traceback, output[-3000:])
         os.killpg(frozen.pid, signal.SIGCONT)  # the first attempt wakes up and finishes its export
-        frozen.terminate()  # warm shutdown: the current task runs to its end first
-        stale_output = frozen.communicate(timeout=120)[0]
+        stale_output = stop_worker(frozen, timeout=120)  # warm shutdown: the current task runs to its end first
     finally:
         kill_hard(frozen)
     assert Job.objects.get(pk=export.job_id).status == "failed"  # still the reaper's verdict
@@ -157,8 +158,8 @@ def test_a_30_s_database_pause_during_a_job_does_not_get_it_reaped(on_private_br
     # Beats every 0.2 s: the heartbeat thread must hold its own connection before a fast export ends.
     env = fault_worker_env(on_private_broker, fault_dirs, FLAWMAP_JOB_HEARTBEAT_SECONDS="0.2",
                            FLAWMAP_JOB_HEARTBEAT_TIMEOUT_SECONDS="60")
-    worker = start_fault_worker(env, name="paused-db")
-    wait_until_ready(worker)
+    worker = start_worker(env, queues=ALL_QUEUES, name="paused-db")
+    wait_until_ready(worker, name="paused-db")
     export = export_request(version=version, fmt="coco")
     paused: list[int] = []
     try:
