@@ -86,10 +86,17 @@ class DatasetVersion(models.Model):
 
 
 class DatasetItem(models.Model):
-    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="items")
-    image = models.ForeignKey(GeneratedImage, on_delete=models.PROTECT, related_name="dataset_items")
+    # No database constraints on these three: see backend/images/locks.py. Items are written only by
+    # dataset_version_build, in the transaction that creates their version (CASCADE and PROTECT act in the ORM),
+    # and it pins images and annotations against deletion while it writes. Version has no index of its own:
+    # the (version, image_sha256) and (version, split) indexes below start with it.
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="items", db_index=False,
+                                db_constraint=False)
+    image = models.ForeignKey(GeneratedImage, on_delete=models.PROTECT, related_name="dataset_items",
+                              db_constraint=False)
     image_sha256 = models.CharField(max_length=64)
-    annotation = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    annotation = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                   db_constraint=False)
     label_source = models.CharField(max_length=10, blank=True, default="", help_text="human, model, or empty")
     mask_sha256 = models.CharField(max_length=64, blank=True, default="")
     regions = models.JSONField(default=list, blank=True)
@@ -98,7 +105,8 @@ class DatasetItem(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["version", "image"], name="datasetitem_unique_image")]
+        # By content hash (one image per hash): exports read a version's items in that order, a page at a time.
+        constraints = [models.UniqueConstraint(fields=["version", "image_sha256"], name="datasetitem_unique_image_sha")]
         indexes = [models.Index(fields=["version", "split"])]
 
 

@@ -11,6 +11,7 @@ from backend.annotations.models import MaskLabel
 from backend.annotations.services import annotation_create
 from backend.core.blobs import atomic_with_blobs, blob_delete_unreferenced, blob_store, sha256_hex
 from backend.core.exceptions import ApplicationError
+from backend.images.locks import images_delete_lock
 from backend.images.models import ConditionalInput, GeneratedImage, Generator, SynthesisTask
 from backend.images.validation import ImageInfo, Rejected, inspect_image
 
@@ -240,6 +241,7 @@ def task_create(*, slug: str, name: str, description: str = "", is_conditional: 
 @transaction.atomic
 def image_delete(*, image: GeneratedImage) -> None:
     """Delete an image with its conditional inputs and annotations; files no row uses any more go too."""
+    images_delete_lock()  # after any snapshot still writing items that point at it (backend/images/locks.py)
     blobs = [image.blob]
     blobs += [c.blob for c in image.conditional_inputs.select_related("blob")]
     blobs += [m.blob for m in MaskLabel.objects.filter(annotation__image=image).select_related("blob")]

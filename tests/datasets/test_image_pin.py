@@ -1,0 +1,69 @@
+"""Dataset items point at images and annotations without a database constraint (backend/images/locks.py): a
+snapshot pins them for its transaction, and deleting an image waits for it and is then refused."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.db.models import ProtectedError
+
+from backend.images.models import GeneratedImage
+from backend.images.services import image_delete
+from datasets.models import DatasetItem, DatasetVersion
+from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from tests.datasets.helpers import labelled_image
+
+
+def in_thread(target, outcome: dict, key: str) -> threading.Thread:
+    def run():
+        try:
+            outcome[key] = target()
+        except Exception as exc:  # noqa: BLE001 - the test reads what happened
+            outcome[key] = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_delete_waits_for_a_running_snapshot_and_is_then_refused(annotator_user, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    image = labelled_image(annotator_user, seed=1)
+    version = dataset_version_start(dataset=dataset_create(name="pinned"))
+    selected, release = threading.Event(), threading.Event()
+    import datasets.services
+
+    real_write = datasets.services._items_write
+
+    def write_after_a_pause(rows):
+        selected.set()  # the image is chosen, its item not yet written
+        assert release.wait(30)
+        real_write(rows)
+
+    monkeypatch.setattr(datasets.services, "_items_write", write_after_a_pause)
+    outcome: dict = {}
+    snapshot = in_thread(lambda: dataset_version_build(version=version), outcome, "snapshot")
+    assert selected.wait(30)
+    delete = in_thread(lambda: image_delete(image=GeneratedImage.objects.get(pk=image.pk)), outcome, "delete")
+    delete.join(1.5)
+    assert delete.is_alive(), "the delete must wait for the snapshot's transaction"
+    release.set()
+    snapshot.join(30)
+    delete.join(30)
+    assert isinstance(outcome["snapshot"], DatasetVersion), outcome["snapshot"]
+    assert isinstance(outcome["delete"], ProtectedError), outcome["delete"]
+    assert GeneratedImage.objects.filter(pk=image.pk).exists()
+    assert DatasetItem.objects.filter(version=version, image=image).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_started_after_a_delete_does_not_select_the_deleted_image(annotator_user, monkeypatch):
+    kept, gone = labelled_image(annotator_user, seed=1), labelled_image(annotator_user, seed=2)
+    dataset = dataset_create(name="after-delete")
+    image_delete(image=gone)
+    version = dataset_version_build(version=dataset_version_start(dataset=dataset))
+    assert list(DatasetItem.objects.filter(version=version).values_list("image_id", flat=True)) == [kept.pk]
