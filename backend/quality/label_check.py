@@ -5,6 +5,7 @@ when the image's passes change, so the browser sorts by them without computing a
 from __future__ import annotations
 
 import io
+from collections import defaultdict
 
 import numpy as np
 from PIL import Image
@@ -55,26 +56,46 @@ def _mask(annotation: Annotation, shape: tuple[int, int]) -> np.ndarray:
         return np.asarray(decoded) != 0
 
 
+def image_label_checks_refresh(*, image_ids: list[int]) -> dict[int, ImageLabelCheck]:
+    """Recompute these images' rows from their current passes: the same few queries for any batch (the
+    webhook drain stores hundreds of passes at a time), a mask decode per image that has both a human and a
+    segmenter pass. Masks are read before the write (storage may be remote). Images left with no current pass
+    lose their row. Returns the rows written, by image id."""
+    image_ids = sorted(set(image_ids))
+    passes: dict[int, list[Annotation]] = defaultdict(list)
+    # The passes the label summary is computed from (backend/annotations/services.py), newest first per image.
+    for annotation in (Annotation.objects.filter(image_id__in=image_ids, is_current=True)
+                       .exclude(status__in=[Annotation.Status.DRAFT, Annotation.Status.REJECTED])
+                       .select_related("image", "model_version").prefetch_related("masks__blob")
+                       .order_by("image_id", "-submitted_at", "-id")):
+        passes[annotation.image_id].append(annotation)
+    uncertainty: dict[int, float] = {}
+    for image_id, entropy in (ImagePrediction.objects.filter(image_id__in=list(passes),
+                                                              model_version__kind=ModelVersion.Kind.SEGMENTER)
+                              .order_by("image_id", "-created_at", "-id").values_list("image_id", "entropy")):
+        uncertainty.setdefault(image_id, entropy)  # the newest
+    rows = {image_id: _check(image_id, image_passes, uncertainty.get(image_id))
+            for image_id, image_passes in passes.items()}
+    ImageLabelCheck.objects.filter(image_id__in=[i for i in image_ids if i not in passes]).delete()
+    ImageLabelCheck.objects.bulk_create(
+        rows.values(), update_conflicts=True, unique_fields=["image"],
+        update_fields=["representative", "human", "model", "disagreement", "differing_pixels", "uncertainty",
+                       "updated_at"])
+    return rows
+
+
 def image_label_check_refresh(*, image_id: int) -> ImageLabelCheck | None:
-    """Recompute one image's row from its current passes (masks are read before the write: storage may be
-    remote). None when the image has no current pass."""
-    # The passes the label summary is computed from (backend/annotations/services.py), newest first.
-    passes = list(Annotation.objects.filter(image_id=image_id, is_current=True)
-                  .exclude(status__in=[Annotation.Status.DRAFT, Annotation.Status.REJECTED])
-                  .select_related("image", "model_version").prefetch_related("masks__blob")
-                  .order_by("-submitted_at", "-id"))
+    """One image's row (None when it has no current pass): `image_label_checks_refresh` of one."""
+    return image_label_checks_refresh(image_ids=[image_id]).get(image_id)
+
+
+def _check(image_id: int, passes: list[Annotation], uncertainty: float | None) -> ImageLabelCheck:
     human, representative_model = _representatives(passes)
     model = _segmenter_pass(passes)
     disagreement = differing = None
     if human is not None and model is not None:
         shape = (human.image.height, human.image.width)
         disagreement, differing = mask_disagreement(_mask(human, shape), _mask(model, shape))
-    uncertainty = (ImagePrediction.objects.filter(image_id=image_id, model_version__kind=ModelVersion.Kind.SEGMENTER)
-                   .order_by("-created_at", "-id").values_list("entropy", flat=True).first())
-    if not passes:
-        ImageLabelCheck.objects.filter(image_id=image_id).delete()  # every pass deleted: nothing to show
-        return None
-    check, _ = ImageLabelCheck.objects.update_or_create(image_id=image_id, defaults={
-        "representative": human or representative_model, "human": human, "model": model,
-        "disagreement": disagreement, "differing_pixels": differing, "uncertainty": uncertainty})
-    return check
+    return ImageLabelCheck(image_id=image_id, representative=human or representative_model, human=human,
+                           model=model, disagreement=disagreement, differing_pixels=differing,
+                           uncertainty=uncertainty)
