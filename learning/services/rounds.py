@@ -10,7 +10,7 @@ from annotator.models import Campaign
 from annotator.services.push import campaign_push_images, unlabelled_image_ids
 from backend.core.exceptions import ApplicationError
 from backend.mlmodels.models import ImagePrediction, ModelVersion
-from backend.mlmodels.selectors import model_production_get
+from backend.mlmodels.selectors import images_by_model, model_production_get
 from backend.mlmodels.services import prelabel_enqueue
 from learning.models import ActiveLearningRound
 from ml.active_learning import STRATEGIES, select
@@ -24,30 +24,51 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
     if k < 1:
         raise ApplicationError("k must be at least 1")
     candidates = unlabelled_image_ids(campaign=campaign)
-    model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
     scores: dict[int, ImagePrediction] = {}
-    if strategy != "random":
-        if model is None:
+    served: dict[ModelVersion, list[int]] = {}
+    if strategy == "random":
+        model = model_production_get(kind=ModelVersion.Kind.SEGMENTER)
+    else:
+        # Each candidate is ranked by the prediction of the model that pre-labels it: its most specific production
+        # segmenter (a generator's or task's specialist, else the unified model), whose scores the pre-label job
+        # stored. The round records the model that serves most of them.
+        served = images_by_model(kind=ModelVersion.Kind.SEGMENTER, image_ids=candidates)
+        if not served:
             raise ApplicationError(f"strategy {strategy!r} needs a production segmenter;"
                                    " use random for the first batch")
-        scores = {p.image_id: p for p in ImagePrediction.objects.filter(model_version=model, image_id__in=candidates)}
+        model = max(served, key=lambda m: (len(served[m]), m.pk))
+        unserved = len(candidates) - sum(len(ids) for ids in served.values())
+        if unserved:
+            raise ApplicationError(
+                f"{unserved} candidate image(s) are served by no production segmenter (no unified model in "
+                "production, and no specialist for their generator or task); promote one or use random",
+                extra={"unserved": unserved})
+        for serving, ids in served.items():
+            scores.update((p.image_id, p) for p in ImagePrediction.objects.filter(model_version=serving,
+                                                                                  image_id__in=ids))
         unscored = len(candidates) - len(scores)
         if unscored:
             # Scoring is the pre-label job's work, on a gpu worker, never this request's: queue it (one per model
             # at a time, so asking again does not queue more) and say which job to wait for.
             jobs = prelabel_enqueue(image_ids=None, subject=campaign)
-            raise ApplicationError(f"{unscored} candidate image(s) have no prediction from {model} yet; "
-                                   f"wait for the pre-label job ({', '.join(f'job {j.pk}' for j in jobs)}) "
-                                   "and ask again", extra={"unscored": unscored, "jobs": [j.pk for j in jobs]})
+            raise ApplicationError(f"{unscored} candidate image(s) have no prediction from the model that serves "
+                                   f"them yet; wait for the pre-label job "
+                                   f"({', '.join(f'job {j.pk}' for j in jobs)}) and ask again",
+                                   extra={"unscored": unscored, "jobs": [j.pk for j in jobs]})
     preds = [scores[i] for i in candidates] if scores else []
     # Every model stores features now (torchscript.proxy_features for imported ones), but predictions stored
-    # before that hold none; a partial set cannot be clustered (mix then ranks by uncertainty alone).
+    # before that hold none; a partial set cannot be clustered (mix then ranks by uncertainty alone). Nor can
+    # features of several models: each has its own feature space.
     featureless = sum(1 for p in preds if not p.features)
     if strategy == "diversity" and featureless:
         raise ApplicationError(
             f"diversity needs a feature vector for every candidate, and {featureless} of {model}'s predictions "
             "hold none (stored before features were kept for this model); use uncertainty, margin, mix, par or "
             "random", extra={"featureless": featureless})
+    if strategy == "diversity" and len(served) > 1:
+        raise ApplicationError(
+            f"diversity compares feature vectors of one model, and these candidates are served by {len(served)} "
+            f"({', '.join(str(m) for m in served)}); use uncertainty, margin, mix, par or random")
     labelled_features = None
     if strategy == "diversity":
         labelled_features = [p.features for p in ImagePrediction.objects.filter(
@@ -59,7 +80,7 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
             entropy=[p.entropy for p in preds] if preds else None,
             margin=[p.margin for p in preds] if preds else None,
             par=[p.par for p in preds] if preds else None,
-            features=[p.features for p in preds] if preds and not featureless else None,
+            features=[p.features for p in preds] if preds and not featureless and len(served) == 1 else None,
             labelled_features=labelled_features,
         )
     except ValueError as exc:
