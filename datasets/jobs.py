@@ -13,12 +13,12 @@ from backend.mlmodels.models import ModelVersion
 from datasets.benchmarks import model_benchmarks_score
 from datasets.export_run import export_run
 from datasets.models import DatasetVersion, Export
-from datasets.services import dataset_version_build
+from datasets.services import dataset_version_build, dataset_versions_building_delete
 
 
 def _version_lost(job) -> None:
     """A build whose last worker died: remove the half-reserved version, as a failed build does."""
-    DatasetVersion.objects.filter(pk=job.params["version_id"], status=DatasetVersion.Status.BUILDING).delete()
+    dataset_versions_building_delete(versions=DatasetVersion.objects.filter(pk=job.params["version_id"]))
 
 
 @job_handler("dataset_version_build", queue="io", on_lost=_version_lost)

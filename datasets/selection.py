@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 from backend.annotations.models import Annotation, MaskLabel, RegionLabel
 from backend.images.models import GeneratedImage, Generator, SynthesisTask
@@ -116,7 +116,8 @@ def _regions(annotation_ids: list[int], classes: dict[int, ArtifactClass]) -> di
     if not annotation_ids:
         return {}
     # One array parameter on PostgreSQL: an IN list of thousands of parameters costs more to build and parse
-    # than the rows it returns. SQLite has no arrays (and the demo's batches are small).
+    # than the rows it returns. SQLite has no arrays: an IN list (up to CHUNK parameters; SQLite >= 3.32 allows
+    # 32766).
     if connection.vendor == "postgresql":
         where, params = "annotation_id = ANY(%s)", [annotation_ids]
     else:
@@ -134,16 +135,22 @@ def _regions(annotation_ids: list[int], classes: dict[int, ArtifactClass]) -> di
 
 def selected(selection: Selection) -> Iterator[list[SelectedImage]]:
     """Every image `selection` selects with its chosen pass, in content-hash (`blob_id`) order, streamed a batch
-    (of at most CHUNK) at a time. Call inside a transaction to see one state of the database throughout."""
+    (of at most CHUNK) at a time. Call inside a transaction: the server-side cursor then streams (in autocommit
+    PostgreSQL materialises a WITH HOLD cursor's whole result first). Regions and fix sources are read by later
+    statements, so under READ COMMITTED a pass stored meanwhile can show in them."""
     sql, params = _statement(selection)
     generators, tasks = Generator.objects.in_bulk(), SynthesisTask.objects.in_bulk()
     classes = ArtifactClass.objects.in_bulk()
     with connection.chunked_cursor() as cursor:  # server-side on PostgreSQL: rows arrive as they are read
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(CHUNK):
-            regions = _regions([row[8] for row in rows if row[8] is not None], classes)
             if any(row[2] not in generators or row[3] not in tasks for row in rows):  # made after the look-ups
                 generators, tasks = Generator.objects.in_bulk(), SynthesisTask.objects.in_bulk()
+            try:
+                regions = _regions([row[8] for row in rows if row[8] is not None], classes)
+            except KeyError:  # a class made after the look-up (a new taxonomy version)
+                classes = ArtifactClass.objects.in_bulk()
+                regions = _regions([row[8] for row in rows if row[8] is not None], classes)
             batch = []
             for (pk, sha, generator_id, task_id, fixed_from_id, prompt, seed, source_uri, annotation_id, human,
                  no_artifacts, mask_sha) in rows:
@@ -205,9 +212,10 @@ def split_disagreements(*, dataset: Dataset, seed: str, limit: int) -> dict:
     and shares; old versions keep their splits (they are immutable), so this is where they show."""
     shares = validate_shares(dataset.splits)
     here: dict[int, str] = {}
-    for batch in selected(Selection.of(dataset)):
-        groups = group_hashes(batch, dataset.group_key)
-        here.update((pk, global_split(group, shares=shares, seed=seed)) for pk, group in groups.items())
+    with transaction.atomic():  # the selection streams inside a transaction (see `selected`)
+        for batch in selected(Selection.of(dataset)):
+            groups = group_hashes(batch, dataset.group_key)
+            here.update((pk, global_split(group, shares=shares, seed=seed)) for pk, group in groups.items())
     found, ids = [], sorted(here)
     for start in range(0, len(ids), IDS_CHUNK):
         found += DatasetItem.objects.filter(

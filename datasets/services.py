@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from backend.core.exceptions import ApplicationError
@@ -158,7 +158,8 @@ def _build(version: DatasetVersion) -> None:
             by_task[image.task.slug, split] += 1
             rows.append((version.pk, image.pk, image.blob_id, image.annotation_id, image.source, image.mask_sha256,
                          regions, split, group))
-        _items_write(rows)
+        if rows:
+            _items_write(rows)
     split_counts = {name: splits[name] for name in shares}
     version.counts = {
         "items": sum(splits.values()),
@@ -214,9 +215,19 @@ def dataset_version_delete(*, version: DatasetVersion) -> None:
 
 def dataset_versions_abandoned_delete(*, older_than: timedelta = timedelta(hours=6)) -> int:
     """Remove versions still "building" long after they started (their job's worker died mid-build)."""
-    cutoff = timezone.now() - older_than
-    deleted, _ = DatasetVersion.objects.filter(status=DatasetVersion.Status.BUILDING, created_at__lt=cutoff).delete()
-    return deleted
+    return dataset_versions_building_delete(versions=DatasetVersion.objects.filter(
+        created_at__lt=timezone.now() - older_than))
+
+
+@transaction.atomic
+def dataset_versions_building_delete(*, versions: QuerySet[DatasetVersion]) -> int:
+    """Delete those of `versions` still "building" that no live build holds. A live build keeps its version's
+    row locked (dataset_version_build) and is skipped: deleting it would wait, then remove the version it just
+    made ready and leave its items behind (they point at it without a database constraint)."""
+    ids = list(versions.filter(status=DatasetVersion.Status.BUILDING).select_for_update(skip_locked=True)
+               .values_list("pk", flat=True))
+    DatasetVersion.objects.filter(pk__in=ids).delete()
+    return len(ids)
 
 
 @transaction.atomic

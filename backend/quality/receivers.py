@@ -12,8 +12,8 @@ def label_check_refresh(sender, *, image_ids, **kwargs) -> None:
     """The label-error finder's disagreement, uncertainty and representative pass follow every stored pass.
 
     One pass (a form, the API) is refreshed at once, so the page a user returns to shows it. A batch (the webhook
-    drain stores hundreds at a time) goes to an io worker: refreshing image by image here would hold the intake
-    to the refresh's pace, and the finder may lag a batch by seconds."""
+    drain stores hundreds at a time) goes to an io worker: its mask decodes (one per image with a human and a
+    segmenter pass) would hold the intake to the refresh's pace, and the finder may lag a batch by seconds."""
     image_ids = list(image_ids)
     if len(image_ids) == 1:
         image_label_check_refresh(image_id=image_ids[0])

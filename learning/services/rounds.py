@@ -9,8 +9,8 @@ from django.db.models import Max
 from annotator.models import Campaign
 from annotator.services.push import campaign_push_images, unlabelled_image_ids
 from backend.core.exceptions import ApplicationError
-from backend.mlmodels.models import ImagePrediction, ModelVersion
-from backend.mlmodels.selectors import images_by_model, model_production_get
+from backend.mlmodels.models import UNIFIED, ImagePrediction, ModelVersion
+from backend.mlmodels.selectors import images_by_model, model_production_get, production_models
 from backend.mlmodels.services import prelabel_enqueue
 from learning.models import ActiveLearningRound
 from ml.active_learning import STRATEGIES, select
@@ -32,11 +32,13 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
         # Each candidate is ranked by the prediction of the model that pre-labels it: its most specific production
         # segmenter (a generator's or task's specialist, else the unified model), whose scores the pre-label job
         # stored. The round records the model that serves most of them.
-        served = images_by_model(kind=ModelVersion.Kind.SEGMENTER, image_ids=candidates)
-        if not served:
+        productions = production_models(kind=ModelVersion.Kind.SEGMENTER)
+        if not productions:
             raise ApplicationError(f"strategy {strategy!r} needs a production segmenter;"
                                    " use random for the first batch")
-        model = max(served, key=lambda m: (len(served[m]), m.pk))
+        served = images_by_model(kind=ModelVersion.Kind.SEGMENTER, image_ids=candidates)
+        model = max(served, key=lambda m: (len(served[m]), m.pk)) if served else \
+            productions.get(UNIFIED) or next(iter(productions.values()))  # no candidate left: nothing to rank
         unserved = len(candidates) - sum(len(ids) for ids in served.values())
         if unserved:
             raise ApplicationError(
@@ -60,15 +62,15 @@ def campaign_next_batch(*, campaign: Campaign, k: int, strategy: str, seed: int 
     # before that hold none; a partial set cannot be clustered (mix then ranks by uncertainty alone). Nor can
     # features of several models: each has its own feature space.
     featureless = sum(1 for p in preds if not p.features)
+    if strategy == "diversity" and len(served) > 1:
+        raise ApplicationError(
+            f"diversity compares feature vectors of one model, and these candidates are served by {len(served)} "
+            f"({', '.join(str(m) for m in served)}); use uncertainty, margin, mix, par or random")
     if strategy == "diversity" and featureless:
         raise ApplicationError(
             f"diversity needs a feature vector for every candidate, and {featureless} of {model}'s predictions "
             "hold none (stored before features were kept for this model); use uncertainty, margin, mix, par or "
             "random", extra={"featureless": featureless})
-    if strategy == "diversity" and len(served) > 1:
-        raise ApplicationError(
-            f"diversity compares feature vectors of one model, and these candidates are served by {len(served)} "
-            f"({', '.join(str(m) for m in served)}); use uncertainty, margin, mix, par or random")
     labelled_features = None
     if strategy == "diversity":
         labelled_features = [p.features for p in ImagePrediction.objects.filter(

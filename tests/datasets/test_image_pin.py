@@ -1,5 +1,6 @@
-"""Dataset items point at images and annotations without a database constraint (backend/images/locks.py): a
-snapshot pins them for its transaction, and deleting an image waits for it and is then refused."""
+"""Dataset items point at their version, image and annotation without a database constraint
+(backend/images/locks.py): a snapshot pins images for its transaction, deleting an image waits for it (a bounded
+time) and is then refused, and the clean-up of abandoned builds leaves a live build alone."""
 
 import threading
 
@@ -7,10 +8,17 @@ import pytest
 from django.db import connection
 from django.db.models import ProtectedError
 
+from backend.core.exceptions import ApplicationError
+from backend.images.locks import images_delete_lock
 from backend.images.models import GeneratedImage
 from backend.images.services import image_delete
 from datasets.models import DatasetItem, DatasetVersion
-from datasets.services import dataset_create, dataset_version_build, dataset_version_start
+from datasets.services import (
+    dataset_create,
+    dataset_version_build,
+    dataset_version_start,
+    dataset_versions_building_delete,
+)
 from tests.datasets.helpers import labelled_image
 
 
@@ -67,3 +75,44 @@ def test_a_snapshot_started_after_a_delete_does_not_select_the_deleted_image(ann
     image_delete(image=gone)
     version = dataset_version_build(version=dataset_version_start(dataset=dataset))
     assert list(DatasetItem.objects.filter(version=version).values_list("image_id", flat=True)) == [kept.pk]
+
+
+@pytest.fixture
+def paused_snapshot(annotator_user, monkeypatch):
+    """A snapshot running in a thread, stopped after choosing its images and before writing its items."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row and advisory locks are PostgreSQL's")
+    labelled_image(annotator_user, seed=1)
+    version = dataset_version_start(dataset=dataset_create(name="paused"))
+    selected, release = threading.Event(), threading.Event()
+    import datasets.services
+
+    real_write = datasets.services._items_write
+
+    def write_after_a_pause(rows):
+        selected.set()
+        assert release.wait(30)
+        real_write(rows)
+
+    monkeypatch.setattr(datasets.services, "_items_write", write_after_a_pause)
+    outcome: dict = {}
+    thread = in_thread(lambda: dataset_version_build(version=version), outcome, "snapshot")
+    assert selected.wait(30)
+    yield version
+    release.set()
+    thread.join(30)
+    assert isinstance(outcome["snapshot"], DatasetVersion), outcome["snapshot"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_waits_a_bounded_time_then_says_a_snapshot_is_running(paused_snapshot):
+    from django.db import transaction
+
+    with pytest.raises(ApplicationError, match="snapshot is being written"), transaction.atomic():
+        images_delete_lock(wait_seconds=0.3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_clean_up_of_abandoned_builds_skips_a_live_one(paused_snapshot):
+    assert dataset_versions_building_delete(versions=DatasetVersion.objects.filter(pk=paused_snapshot.pk)) == 0
+    assert DatasetVersion.objects.filter(pk=paused_snapshot.pk).exists()
