@@ -3,6 +3,7 @@
 time) and is then refused, and the clean-up of abandoned builds leaves a live build alone."""
 
 import threading
+from dataclasses import dataclass
 
 import pytest
 from django.db import connection
@@ -36,53 +37,26 @@ def in_thread(target, outcome: dict, key: str) -> threading.Thread:
     return thread
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_image_delete_waits_for_a_running_snapshot_and_is_then_refused(annotator_user, monkeypatch):
-    if connection.vendor != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's")
-    image = labelled_image(annotator_user, seed=1)
-    version = dataset_version_start(dataset=dataset_create(name="pinned"))
-    selected, release = threading.Event(), threading.Event()
-    import datasets.services
+@dataclass
+class PausedSnapshot:
+    version: DatasetVersion
+    image: GeneratedImage
+    release: threading.Event
+    thread: threading.Thread
+    outcome: dict
 
-    real_write = datasets.services._items_write
-
-    def write_after_a_pause(rows):
-        selected.set()  # the image is chosen, its item not yet written
-        assert release.wait(30)
-        real_write(rows)
-
-    monkeypatch.setattr(datasets.services, "_items_write", write_after_a_pause)
-    outcome: dict = {}
-    snapshot = in_thread(lambda: dataset_version_build(version=version), outcome, "snapshot")
-    assert selected.wait(30)
-    delete = in_thread(lambda: image_delete(image=GeneratedImage.objects.get(pk=image.pk)), outcome, "delete")
-    delete.join(1.5)
-    assert delete.is_alive(), "the delete must wait for the snapshot's transaction"
-    release.set()
-    snapshot.join(30)
-    delete.join(30)
-    assert isinstance(outcome["snapshot"], DatasetVersion), outcome["snapshot"]
-    assert isinstance(outcome["delete"], ProtectedError), outcome["delete"]
-    assert GeneratedImage.objects.filter(pk=image.pk).exists()
-    assert DatasetItem.objects.filter(version=version, image=image).exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_snapshot_started_after_a_delete_does_not_select_the_deleted_image(annotator_user, monkeypatch):
-    kept, gone = labelled_image(annotator_user, seed=1), labelled_image(annotator_user, seed=2)
-    dataset = dataset_create(name="after-delete")
-    image_delete(image=gone)
-    version = dataset_version_build(version=dataset_version_start(dataset=dataset))
-    assert list(DatasetItem.objects.filter(version=version).values_list("image_id", flat=True)) == [kept.pk]
+    def finish(self) -> None:
+        self.release.set()
+        self.thread.join(30)
+        assert isinstance(self.outcome["snapshot"], DatasetVersion), self.outcome["snapshot"]
 
 
 @pytest.fixture
 def paused_snapshot(annotator_user, monkeypatch):
-    """A snapshot running in a thread, stopped after choosing its images and before writing its items."""
+    """A snapshot running in a thread, stopped after choosing its one image and before writing its item."""
     if connection.vendor != "postgresql":
         pytest.skip("row and advisory locks are PostgreSQL's")
-    labelled_image(annotator_user, seed=1)
+    image = labelled_image(annotator_user, seed=1)
     version = dataset_version_start(dataset=dataset_create(name="paused"))
     selected, release = threading.Event(), threading.Event()
     import datasets.services
@@ -98,10 +72,32 @@ def paused_snapshot(annotator_user, monkeypatch):
     outcome: dict = {}
     thread = in_thread(lambda: dataset_version_build(version=version), outcome, "snapshot")
     assert selected.wait(30)
-    yield version
-    release.set()
-    thread.join(30)
-    assert isinstance(outcome["snapshot"], DatasetVersion), outcome["snapshot"]
+    paused = PausedSnapshot(version, image, release, thread, outcome)
+    yield paused
+    paused.finish()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_delete_waits_for_a_running_snapshot_and_is_then_refused(paused_snapshot):
+    image = paused_snapshot.image
+    outcome: dict = {}
+    delete = in_thread(lambda: image_delete(image=GeneratedImage.objects.get(pk=image.pk)), outcome, "delete")
+    delete.join(1.5)
+    assert delete.is_alive(), "the delete must wait for the snapshot's transaction"
+    paused_snapshot.finish()
+    delete.join(30)
+    assert isinstance(outcome["delete"], ProtectedError), outcome["delete"]
+    assert GeneratedImage.objects.filter(pk=image.pk).exists()
+    assert DatasetItem.objects.filter(version=paused_snapshot.version, image=image).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_started_after_a_delete_does_not_select_the_deleted_image(annotator_user, monkeypatch):
+    kept, gone = labelled_image(annotator_user, seed=1), labelled_image(annotator_user, seed=2)
+    dataset = dataset_create(name="after-delete")
+    image_delete(image=gone)
+    version = dataset_version_build(version=dataset_version_start(dataset=dataset))
+    assert list(DatasetItem.objects.filter(version=version).values_list("image_id", flat=True)) == [kept.pk]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -114,5 +110,6 @@ def test_a_delete_waits_a_bounded_time_then_says_a_snapshot_is_running(paused_sn
 
 @pytest.mark.django_db(transaction=True)
 def test_the_clean_up_of_abandoned_builds_skips_a_live_one(paused_snapshot):
-    assert dataset_versions_building_delete(versions=DatasetVersion.objects.filter(pk=paused_snapshot.pk)) == 0
-    assert DatasetVersion.objects.filter(pk=paused_snapshot.pk).exists()
+    version = paused_snapshot.version
+    assert dataset_versions_building_delete(versions=DatasetVersion.objects.filter(pk=version.pk)) == 0
+    assert DatasetVersion.objects.filter(pk=version.pk).exists()
