@@ -1,29 +1,16 @@
 """A next-batch pick against the real Label Studio is kept as the campaign's next active-learning round."""
 
-import uuid
 
 import pytest
 
-from annotator.client import ls_client
-from annotator.models import Campaign, CampaignTask
-from annotator.services.provision import campaign_provision
+from annotator.models import CampaignTask
 from backend.mlmodels.models import ImagePrediction
 from backend.mlmodels.services import model_promote, model_register
 from learning.models import ActiveLearningRound
 from tests.conftest import png_bytes
-from tests.factories import GeneratorFactory, make_image
+from tests.factories import make_image
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def campaign(labelstudio_server, settings):
-    settings.LABEL_STUDIO_URL = labelstudio_server.url
-    settings.LABEL_STUDIO_API_KEY = labelstudio_server.api_key
-    campaign = campaign_provision(campaign=Campaign.objects.create(
-        name=f"rounds-{uuid.uuid4().hex[:6]}", generator=GeneratorFactory()))
-    yield campaign
-    ls_client().sdk.projects.delete(id=campaign.ls_project_id)
 
 
 def test_each_pick_is_a_numbered_round(campaign, annotator_client):

@@ -2,7 +2,6 @@
 outputs logits and with one that outputs only the argmax (issue #22, item 5), against the real Label Studio."""
 
 import io
-import uuid
 from io import StringIO
 
 import numpy as np
@@ -10,9 +9,7 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
-from annotator.client import ls_client
 from annotator.models import Campaign
-from annotator.services.provision import campaign_provision
 from backend.mlmodels.models import ImagePrediction, ModelVersion
 from backend.mlmodels.prelabel import images_prelabel
 from ml.active_learning import STRATEGIES
@@ -39,16 +36,6 @@ def _imported(tmp_path, output: str) -> ModelVersion:
     call_command("model_register", "--checkpoint", str(path), "--name", f"imported-{output}", "--promote",
                  stdout=StringIO())
     return ModelVersion.objects.get(kind="segmenter", name=f"imported-{output}")
-
-
-@pytest.fixture
-def campaign(labelstudio_server, settings):
-    settings.LABEL_STUDIO_URL = labelstudio_server.url
-    settings.LABEL_STUDIO_API_KEY = labelstudio_server.api_key
-    campaign = campaign_provision(campaign=Campaign.objects.create(
-        name=f"imported-{uuid.uuid4().hex[:6]}", generator=GeneratorFactory()))
-    yield campaign
-    ls_client().sdk.projects.delete(id=campaign.ls_project_id)
 
 
 @pytest.mark.parametrize("output", ["logits", "argmax"])

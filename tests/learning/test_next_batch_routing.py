@@ -1,19 +1,15 @@
 """next-batch ranks each candidate by the prediction of the model that pre-labels it (its most specific production
 segmenter), as the pre-label job stored them; against the real Label Studio."""
 
-import uuid
 
 import pytest
 
-from annotator.client import ls_client
-from annotator.models import Campaign
-from annotator.services.provision import campaign_provision
 from backend.core.blobs import atomic_with_blobs, blob_store
 from backend.mlmodels.models import ImagePrediction, ModelVersion
 from backend.mlmodels.services import model_promote
 from learning.models import ActiveLearningRound
 from tests.conftest import png_bytes
-from tests.factories import GeneratorFactory, make_image
+from tests.factories import make_image
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +24,6 @@ def _production(name: str, scope: str) -> ModelVersion:
 def _scored(image, model, entropy: float) -> None:
     ImagePrediction.objects.create(image=image, model_version=model, par=0.1, entropy=entropy, margin=1 - entropy,
                                    features=[entropy, 1.0])
-
-
-@pytest.fixture
-def campaign(labelstudio_server, settings):
-    settings.LABEL_STUDIO_URL = labelstudio_server.url
-    settings.LABEL_STUDIO_API_KEY = labelstudio_server.api_key
-    campaign = campaign_provision(campaign=Campaign.objects.create(
-        name=f"routing-{uuid.uuid4().hex[:6]}", generator=GeneratorFactory()))
-    yield campaign
-    ls_client().sdk.projects.delete(id=campaign.ls_project_id)
 
 
 def test_candidates_are_ranked_by_the_model_that_serves_each(campaign, annotator_client):
